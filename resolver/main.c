@@ -1,5 +1,87 @@
-/* resolver/main: ternd's entry point (placeholder until the workers land). */
-int main(void)
+/* resolver/main: ternd. Loads the configuration, opens the cache, starts one
+ * worker per thread, then waits for SIGTERM/SIGINT and stops them. Signals are
+ * blocked in every thread and taken here with sigwait(), so no handler runs in
+ * the middle of a worker's work. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "base/err.h"
+#include "base/log.h"
+#include "cache/cache.h"
+#include "resolver/config.h"
+#include "resolver/worker.h"
+
+int main(int argc, char **argv)
 {
-	return 0;
+	static struct config cfg;
+	switch (config_load(&cfg, argc, argv)) {
+	case CONFIG_RUN:
+		break;
+	case CONFIG_EXIT_OK:
+		config_free(&cfg);
+		return 0;
+	case CONFIG_EXIT_FAIL:
+		config_free(&cfg);
+		return 1;
+	}
+	log_threshold = (enum log_level)cfg.verbosity;
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	struct cache *cache;
+	int rc = cache_open(&cache, cfg.cache_dir, cfg.cache_size);
+	if (rc < 0) {
+		log_err("cannot open the cache in %s: %s", cfg.cache_dir, tern_strerror(rc));
+		config_free(&cfg);
+		return 1;
+	}
+	struct worker *workers = calloc((size_t)cfg.threads, sizeof(*workers));
+	int n_started = 0, status = 0;
+	if (!workers) {
+		status = 1;
+		goto out;
+	}
+	for (int i = 0; i < cfg.threads; i++) {
+		if (worker_init(&workers[i], i, &cfg, cache) < 0) {
+			worker_free(&workers[i]);
+			status = 1;
+			goto stop;
+		}
+		if (worker_start(&workers[i]) < 0) {
+			worker_free(&workers[i]);
+			status = 1;
+			goto stop;
+		}
+		n_started++;
+	}
+	log_info("ready: %d worker%s", n_started, n_started == 1 ? "" : "s");
+	for (;;) {
+		int sig;
+		if (sigwait(&sigs, &sig) != 0)
+			continue;
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		/* SIGHUP: reload arrives with the control tool; ignored for now */
+	}
+	log_info("stopping");
+stop:
+	for (int i = 0; i < n_started; i++)
+		worker_stop(&workers[i]);
+	for (int i = 0; i < n_started; i++) {
+		worker_join(&workers[i]);
+		worker_free(&workers[i]);
+	}
+out:
+	free(workers);
+	cache_close(cache);
+	config_free(&cfg);
+	return status;
 }

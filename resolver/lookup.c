@@ -1,0 +1,127 @@
+/* resolver/lookup: the cache stage of a request, and the resolve stage that
+ * parks a request on a resolution when the cache cannot answer. */
+#include "resolver/lookup.h"
+
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "cache/cache.h"
+#include "resolver/config.h"
+#include "resolver/request.h"
+#include "resolver/resolution.h"
+#include "resolver/worker.h"
+
+#define CLIENT_QUERY_TIMEOUT_MS 4500 /* SERVFAIL before a stub's 5 s retry gives up */
+#define CLIENT_UPSTREAM_MAX 64       /* upstream queries per client query, whole tree */
+
+static enum lookup_outcome add_negative(struct arena *a, const struct cache_entry *e,
+					struct result *res, uint8_t rcode)
+{
+	res->rcode = rcode;
+	struct rrset *soa = rrset_from_negative(a, e);
+	if (soa)
+		rrset_append(&res->authority, soa);
+	return LOOKUP_COMPLETE;
+}
+
+enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint8_t *sname,
+				 uint16_t qtype, int *n_cnames, struct result *res)
+{
+	struct cache_entry e;
+	for (;;) {
+		if (cache_find(c, sname, qtype, now_s, a, &e) == 0) {
+			if (e.kind == CACHE_NODATA)
+				return add_negative(a, &e, res, RCODE_NOERROR);
+			if (e.kind == CACHE_RRSET) {
+				struct rrset *s = rrset_from_entry(a, sname, qtype, &e);
+				if (!s)
+					return LOOKUP_NOMEM;
+				rrset_append(&res->answer, s);
+				res->rcode = RCODE_NOERROR;
+				return LOOKUP_COMPLETE;
+			}
+		}
+		if (cache_find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, a, &e) == 0 &&
+		    e.kind == CACHE_NXDOMAIN)
+			return add_negative(a, &e, res, RCODE_NXDOMAIN);
+		if (qtype == TYPE_CNAME || cache_find(c, sname, TYPE_CNAME, now_s, a, &e) != 0 ||
+		    e.kind != CACHE_RRSET)
+			return LOOKUP_PARTIAL;
+		struct rrset *s = rrset_from_entry(a, sname, TYPE_CNAME, &e);
+		if (!s)
+			return LOOKUP_NOMEM;
+		uint16_t len;
+		const uint8_t *target = rrset_rdata_first(s, &len);
+		if (!target || len == 0 || len > NAME_MAX_WIRE || name_len(target) != len)
+			return LOOKUP_PARTIAL;
+		rrset_append(&res->answer, s);
+		if (++*n_cnames > CNAME_CHAIN_MAX)
+			return LOOKUP_LOOP;
+		memcpy(sname, target, len);
+		name_lower(sname);
+	}
+}
+
+enum step lookup_run(struct request *req)
+{
+	struct worker *w = req->w;
+	/* ANY is answered by resolution (RFC 8482 leaves the form to us) */
+	if (req->q.qtype == TYPE_ANY)
+		return STEP_NEXT;
+	struct result *res = arena_zalloc(req->arena, sizeof(*res));
+	if (!res)
+		return STEP_FAIL;
+	res->ede = EDE_NONE;
+	uint8_t sname[NAME_MAX_WIRE];
+	memcpy(sname, req->q.qname, name_len(req->q.qname));
+	name_lower(sname);
+	int n_cnames = 0;
+	enum lookup_outcome o = lookup_chain(w->cache, req->arena, clock_wall_s(), sname,
+					     req->q.qtype, &n_cnames, res);
+	if (o == LOOKUP_COMPLETE) {
+		w->stats.cache_hits++;
+		req->result = res;
+		return STEP_ANSWER;
+	}
+	w->stats.cache_misses++;
+	return STEP_NEXT;
+}
+
+enum step resolve_run(struct request *req)
+{
+	struct worker *w = req->w;
+	if (req->res) {
+		/* woken: the resolution is done; copy its result before letting go */
+		struct resolution *r = req->res;
+		req->res = NULL;
+		struct result *res = arena_zalloc(req->arena, sizeof(*res));
+		if (res) {
+			res->rcode = r->result.rcode;
+			res->ede = r->result.ede;
+			res->ede_text = r->result.ede_text;
+			for (struct rrset *s = r->result.answer; s; s = s->next) {
+				struct rrset *c = rrset_copy(req->arena, s);
+				if (c)
+					rrset_append(&res->answer, c);
+			}
+			for (struct rrset *s = r->result.authority; s; s = s->next) {
+				struct rrset *c = rrset_copy(req->arena, s);
+				if (c)
+					rrset_append(&res->authority, c);
+			}
+			req->result = res;
+		}
+		resolution_unref(r);
+		return res ? STEP_NEXT : STEP_FAIL;
+	}
+	struct budget *b = budget_new(clock_mono_ms(), CLIENT_QUERY_TIMEOUT_MS, CLIENT_UPSTREAM_MAX);
+	if (!b)
+		return STEP_FAIL;
+	struct resolution *r = resolution_get(w, req->q.qname, req->q.qtype, NULL, b);
+	budget_unref(b);
+	if (!r)
+		return STEP_FAIL;
+	resolution_add_request(r, req);
+	return req->res ? STEP_WAIT : STEP_FAIL;
+}

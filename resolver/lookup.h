@@ -1,0 +1,29 @@
+/* resolver/lookup: answers from the cache. A request whose whole answer is in
+ * the cache (following cached CNAMEs) is answered without a resolution; a miss
+ * waits on a resolution for the client's question (resolve_run). */
+#pragma once
+
+#include <stdint.h>
+
+#include "resolver/pipeline.h"
+
+struct arena;
+struct cache;
+struct result;
+
+#define CNAME_CHAIN_MAX 12 /* Unbound allows 11 restarts, Knot Resolver 13 */
+
+enum lookup_outcome {
+	LOOKUP_COMPLETE, /* @res holds the final answer (positive or negative) */
+	LOOKUP_PARTIAL,  /* @res holds the CNAMEs found so far; @sname is what is left */
+	LOOKUP_LOOP,     /* the CNAME chain is too long */
+	LOOKUP_NOMEM,
+};
+
+/** Walk the cache for (@sname, @qtype), appending to @res (rrsets owned by @a)
+ * and following CNAMEs (updating @sname and *@n_cnames). */
+enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint8_t *sname,
+				 uint16_t qtype, int *n_cnames, struct result *res);
+
+enum step lookup_run(struct request *req);
+enum step resolve_run(struct request *req);

@@ -1,0 +1,282 @@
+/* resolver/upstream: sockets to authoritative servers; see upstream.h.
+ * One fresh socket per query: UDP bound to port 0 gives a random source port
+ * (RFC 5452), and connect() makes the kernel drop datagrams from any other
+ * address or port. A reply whose ID or question does not match is ignored and
+ * the wait goes on (a spoofing attempt must not end the query). */
+#include "resolver/upstream.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "proto/stream.h"
+#include "proto/wire.h"
+#include "resolver/resolution.h"
+#include "resolver/servers.h"
+#include "resolver/worker.h"
+
+#define UPSTREAM_REPLY_MAX 65535
+
+struct upstream_io {
+	union {
+		uv_handle_t handle;
+		uv_udp_t udp;
+		uv_tcp_t tcp;
+	} h;
+	uv_timer_t timer;
+	uv_connect_t connect;
+	uv_write_t write;
+	struct worker *w;
+	struct resolution *r; /* NULL once cancelled or delivered */
+	int open_handles;
+	uint8_t prefix[2];
+	struct stream_buf *sbuf; /* TCP only */
+};
+
+static _Thread_local uint8_t udp_rbuf[UPSTREAM_REPLY_MAX];
+
+static void io_closed(uv_handle_t *h)
+{
+	struct upstream_io *io = h->data;
+	if (--io->open_handles == 0) {
+		free(io->sbuf);
+		free(io);
+	}
+}
+
+static void io_close(struct upstream_io *io)
+{
+	io->r = NULL;
+	if (!uv_is_closing(&io->h.handle))
+		uv_close(&io->h.handle, io_closed);
+	if (!uv_is_closing((uv_handle_t *)&io->timer))
+		uv_close((uv_handle_t *)&io->timer, io_closed);
+}
+
+/* Does @wire answer the question we asked? Only then may it end the wait. */
+static bool reply_matches(const struct upstream_query *uq, const uint8_t *wire, size_t len)
+{
+	if (len < DNS_HDR_LEN)
+		return false;
+	uint16_t id = (uint16_t)(wire[0] << 8 | wire[1]);
+	if (id != uq->id || !(wire[2] & 0x80))
+		return false;
+	/* the question must be there and be ours (RFC 5452 9.1) */
+	if ((wire[4] << 8 | wire[5]) != 1)
+		return false;
+	size_t pos = DNS_HDR_LEN;
+	uint8_t qname[NAME_MAX_WIRE];
+	if (name_unpack(wire, len, &pos, qname) < 0 || pos + 4 > len)
+		return false;
+	uint16_t qtype = (uint16_t)(wire[pos] << 8 | wire[pos + 1]);
+	uint16_t qclass = (uint16_t)(wire[pos + 2] << 8 | wire[pos + 3]);
+	return qtype == uq->qtype && qclass == CLASS_IN && name_equal(qname, uq->qname);
+}
+
+static void deliver(struct upstream_io *io, const uint8_t *wire, size_t len, bool timed_out,
+		    bool failed)
+{
+	struct resolution *r = io->r;
+	struct worker *w = io->w;
+	io_close(io);
+	if (!r)
+		return;
+	struct upstream_query *uq = &r->uq;
+	uint64_t now = clock_mono_ms();
+	uq->timed_out = timed_out;
+	uq->failed = failed;
+	uq->reply = NULL;
+	uq->reply_len = 0;
+	const struct sockaddr *sa = (const struct sockaddr *)&uq->ss;
+	if (timed_out) {
+		w->stats.upstream_timeouts++;
+		servers_timeout(w->servers, sa, now);
+	} else if (wire) {
+		uq->rtt_ms = (uint32_t)(now - uq->sent_ms);
+		servers_rtt(w->servers, sa, uq->rtt_ms);
+		if (!r->reply_buf)
+			r->reply_buf = arena_alloc(r->arena, UPSTREAM_REPLY_MAX);
+		if (r->reply_buf && len <= UPSTREAM_REPLY_MAX) {
+			memcpy(r->reply_buf, wire, len);
+			uq->reply = r->reply_buf;
+			uq->reply_len = (uint16_t)len;
+		} else {
+			uq->failed = true;
+		}
+	} else if (failed) {
+		servers_timeout(w->servers, sa, now); /* refused or unreachable: back off too */
+	}
+	resolution_upstream_done(r);
+	worker_drain(w);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	deliver(t->data, NULL, 0, true, false);
+}
+
+/* ---- UDP ---- */
+
+static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	*buf = uv_buf_init((char *)udp_rbuf, sizeof(udp_rbuf));
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
+		     unsigned flags)
+{
+	struct upstream_io *io = h->data;
+	if (!io->r)
+		return;
+	if (nread < 0) {
+		deliver(io, NULL, 0, false, true); /* ICMP unreachable on a connected socket */
+		return;
+	}
+	if (nread == 0 || (flags & UV_UDP_PARTIAL))
+		return;
+	if (!reply_matches(&io->r->uq, (const uint8_t *)buf->base, (size_t)nread))
+		return; /* not ours: keep waiting */
+	deliver(io, (const uint8_t *)buf->base, (size_t)nread, false, false);
+}
+
+static int send_udp(struct upstream_io *io, struct upstream_query *uq)
+{
+	uv_loop_t *loop = &io->w->loop;
+	int rc = uv_udp_init_ex(loop, &io->h.udp, uq->ss.ss_family);
+	if (rc < 0)
+		return rc;
+	io->h.udp.data = io;
+	io->open_handles++;
+	rc = uv_udp_connect(&io->h.udp, (const struct sockaddr *)&uq->ss);
+	if (rc < 0)
+		return rc;
+	rc = uv_udp_recv_start(&io->h.udp, udp_alloc, udp_recv);
+	if (rc < 0)
+		return rc;
+	uv_buf_t b = uv_buf_init((char *)uq->wire, uq->wire_len);
+	rc = uv_udp_try_send(&io->h.udp, &b, 1, NULL);
+	return rc < 0 ? rc : 0;
+}
+
+/* ---- TCP (after TC=1, RFC 7766 5) ---- */
+
+static void tcp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct upstream_io *io = h->data;
+	size_t room = sizeof(io->sbuf->data) - io->sbuf->len;
+	*buf = uv_buf_init((char *)io->sbuf->data + io->sbuf->len, (unsigned)room);
+}
+
+static void tcp_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct upstream_io *io = s->data;
+	if (!io->r)
+		return;
+	if (nread < 0) {
+		deliver(io, NULL, 0, false, true);
+		return;
+	}
+	io->sbuf->len += (size_t)nread;
+	for (;;) {
+		uint16_t len;
+		bool bad;
+		const uint8_t *m = stream_next(io->sbuf, &len, &bad);
+		if (bad) {
+			deliver(io, NULL, 0, false, true);
+			return;
+		}
+		if (!m) {
+			if (io->sbuf->len == sizeof(io->sbuf->data))
+				deliver(io, NULL, 0, false, true);
+			return;
+		}
+		if (reply_matches(&io->r->uq, m, len)) {
+			deliver(io, m, len, false, false);
+			return;
+		}
+		stream_consume(io->sbuf);
+	}
+}
+
+static void tcp_written(uv_write_t *wr, int status)
+{
+	struct upstream_io *io = wr->data;
+	if (status < 0 && io->r)
+		deliver(io, NULL, 0, false, true);
+}
+
+static void tcp_connected(uv_connect_t *c, int status)
+{
+	struct upstream_io *io = c->data;
+	if (!io->r)
+		return;
+	if (status < 0) {
+		deliver(io, NULL, 0, false, true);
+		return;
+	}
+	struct upstream_query *uq = &io->r->uq;
+	io->prefix[0] = (uint8_t)(uq->wire_len >> 8);
+	io->prefix[1] = (uint8_t)uq->wire_len;
+	uv_buf_t bufs[2] = { uv_buf_init((char *)io->prefix, 2),
+			     uv_buf_init((char *)uq->wire, uq->wire_len) };
+	io->write.data = io;
+	if (uv_write(&io->write, (uv_stream_t *)&io->h.tcp, bufs, 2, tcp_written) < 0 ||
+	    uv_read_start((uv_stream_t *)&io->h.tcp, tcp_alloc, tcp_read) < 0)
+		deliver(io, NULL, 0, false, true);
+}
+
+static int send_tcp(struct upstream_io *io, struct upstream_query *uq)
+{
+	io->sbuf = malloc(sizeof(*io->sbuf));
+	if (!io->sbuf)
+		return -ENOMEM;
+	io->sbuf->len = 0;
+	int rc = uv_tcp_init(&io->w->loop, &io->h.tcp);
+	if (rc < 0)
+		return rc;
+	io->h.tcp.data = io;
+	io->open_handles++;
+	io->connect.data = io;
+	return uv_tcp_connect(&io->connect, &io->h.tcp, (const struct sockaddr *)&uq->ss,
+			      tcp_connected);
+}
+
+int upstream_send(struct worker *w, struct resolution *r)
+{
+	struct upstream_io *io = calloc(1, sizeof(*io));
+	if (!io)
+		return -ENOMEM;
+	io->w = w;
+	io->r = r;
+	uv_timer_init(&w->loop, &io->timer);
+	io->timer.data = io;
+	io->open_handles = 1;
+	struct upstream_query *uq = &r->uq;
+	uq->sent_ms = clock_mono_ms();
+	w->stats.upstream_queries++;
+	int rc = uq->tcp ? send_tcp(io, uq) : send_udp(io, uq);
+	if (rc < 0) {
+		if (io->open_handles == 1) {
+			/* only the timer exists: the socket never came to be */
+			io->r = NULL;
+			uv_close((uv_handle_t *)&io->timer, io_closed);
+		} else {
+			io_close(io);
+		}
+		return rc;
+	}
+	r->io = io;
+	uv_timer_start(&io->timer, on_timeout, uq->timeout_ms, 0);
+	return 0;
+}
+
+void upstream_cancel(struct resolution *r)
+{
+	if (r->io) {
+		io_close(r->io);
+		r->io = NULL;
+	}
+}

@@ -1,0 +1,104 @@
+/* resolver/worker: a thread with its loop; see worker.h. */
+#include "resolver/worker.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/log.h"
+#include "resolver/config.h"
+#include "resolver/request.h"
+#include "resolver/resolution.h"
+#include "resolver/server.h"
+#include "resolver/servers.h"
+
+static void on_stop(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	w->stopping = true;
+	server_close(w);
+	/* answer everyone still waiting (SERVFAIL) so that no request is lost silently */
+	for (int i = 0; i < COALESCE_BUCKETS; i++)
+		while (w->inflight[i])
+			resolution_finish(w->inflight[i], RCODE_SERVFAIL, EDE_NOT_READY,
+					  "resolver shutting down");
+	worker_drain(w);
+	uv_close((uv_handle_t *)&w->stop_async, NULL);
+}
+
+int worker_init(struct worker *w, int index, const struct config *cfg, struct cache *cache)
+{
+	memset(w, 0, sizeof(*w));
+	w->index = index;
+	w->cfg = cfg;
+	w->cache = cache;
+	int rc = uv_loop_init(&w->loop);
+	if (rc < 0)
+		return rc;
+	w->servers = servers_new();
+	if (!w->servers)
+		return -ENOMEM;
+	uv_async_init(&w->loop, &w->stop_async, on_stop);
+	w->stop_async.data = w;
+	return server_listen(w);
+}
+
+static void run(void *arg)
+{
+	struct worker *w = arg;
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+}
+
+int worker_start(struct worker *w)
+{
+	return uv_thread_create(&w->thread, run, w);
+}
+
+void worker_stop(struct worker *w)
+{
+	uv_async_send(&w->stop_async);
+}
+
+void worker_join(struct worker *w)
+{
+	uv_thread_join(&w->thread);
+}
+
+static void close_any(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+void worker_free(struct worker *w)
+{
+	/* handles left by a worker that never ran (start-up failed) */
+	uv_walk(&w->loop, close_any, NULL);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	uv_loop_close(&w->loop);
+	servers_free(w->servers);
+	free(w->udp);
+	free(w->tcp);
+}
+
+void worker_drain(struct worker *w)
+{
+	if (w->draining)
+		return; /* the outer drain loop will see what was queued */
+	w->draining = true;
+	while (w->ready_resolutions || w->ready_requests) {
+		while (w->ready_resolutions) {
+			struct resolution *r = w->ready_resolutions;
+			w->ready_resolutions = r->ready_next;
+			r->queued = false;
+			resolution_run(r);
+			resolution_unref(r); /* taken when it was queued */
+		}
+		while (w->ready_requests) {
+			struct request *req = w->ready_requests;
+			w->ready_requests = req->ready_next;
+			req->queued = false;
+			request_run(req);
+		}
+	}
+	w->draining = false;
+}

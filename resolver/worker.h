@@ -1,0 +1,66 @@
+/* resolver/worker: one thread, one libuv loop. A worker owns its listening
+ * sockets, its client sessions, its upstream sockets, its table of resolutions
+ * in flight (coalescing) and its server RTT table. Nothing here is shared with
+ * another worker except the cache and the immutable config. The stages never
+ * touch sockets: they queue work and the worker does the I/O. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct cache;
+struct config;
+struct request;
+struct resolution;
+struct servers;
+struct udp_listener;
+
+#define COALESCE_BUCKETS 1024
+
+struct worker_stats {
+	uint64_t queries_udp, queries_tcp, answers, formerr, refused, servfail;
+	uint64_t cache_hits, cache_misses, upstream_queries, upstream_timeouts;
+};
+
+struct worker {
+	int index;
+	uv_loop_t loop;
+	uv_async_t stop_async;
+	uv_thread_t thread;
+	const struct config *cfg;
+	struct cache *cache;
+	struct servers *servers; /* RTT and back-off per upstream address */
+
+	/* listening handles, one UDP and one TCP per listen address */
+	struct udp_listener *udp;
+	uv_tcp_t *tcp;
+	int n_listen;
+	uint32_t n_tcp_conns;
+
+	/* resolutions in flight, by question (coalescing) */
+	struct resolution *inflight[COALESCE_BUCKETS];
+	/* ready to run again (woken by a resolution that finished) */
+	struct request *ready_requests;
+	struct resolution *ready_resolutions;
+	bool draining;
+	bool stopping;
+
+	uint64_t next_request_no; /* for log lines: requests are numbered, never named */
+	struct worker_stats stats;
+};
+
+/** Set up a worker (its loop and listening sockets) in the calling thread.
+ * Returns 0 or a negative error (already logged). */
+int worker_init(struct worker *w, int index, const struct config *cfg, struct cache *cache);
+/** Start the worker's thread, which runs the loop until worker_stop(). */
+int worker_start(struct worker *w);
+/** Ask the worker to stop (thread-safe); worker_join() waits for it. */
+void worker_stop(struct worker *w);
+void worker_join(struct worker *w);
+/** Free what worker_init() made, after the thread has ended. */
+void worker_free(struct worker *w);
+
+/** Run every request and resolution that was woken, until none is left. Called
+ * at the end of every I/O callback so that stages never recurse into each other. */
+void worker_drain(struct worker *w);
