@@ -63,18 +63,25 @@ struct cache_put {
 	struct cache_entry entry;
 };
 
+/** The smallest map cache_open() accepts: LMDB's own pages plus some entries. */
+#define CACHE_MIN_BYTES (256 * 1024)
+
 /** Open (creating it if needed) the cache in directory @dir (created if missing),
  * with a map of at most @max_bytes. A cache written by an incompatible version,
  * or one that cannot be read, is replaced by a fresh one (with a log warning).
- * Returns 0 and *@out, or a negative error. */
+ * Returns 0 and *@out, or a negative error (-EINVAL if @max_bytes is below
+ * CACHE_MIN_BYTES). */
 int cache_open(struct cache **out, const char *dir, size_t max_bytes);
 /** Close the cache. Every thread must be done with it. */
 void cache_close(struct cache *c);
 
 /** Store @n entries in one write transaction. Each entry replaces what is stored
  * under its (name, type) only if the stored one has expired or has a rank not
- * higher than the new one. Entries with ttl_s 0 are not stored. Returns 0 or a
- * negative error (the cache being full is not an error: entries are dropped). */
+ * higher than the new one. Entries with ttl_s 0 are not stored. The entries are
+ * copied; the caller keeps ownership of @puts. Returns 0 or a negative error
+ * (the cache being full is not an error: entries are dropped). If any entry is
+ * malformed (name, kind/type, payload not as FORMAT: cache-payload says), none
+ * is stored and the result is TERN_EMALFORMED. */
 int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, uint64_t now_s);
 /** cache_stash_many() for one entry. */
 int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struct cache_entry *e,
@@ -82,7 +89,8 @@ int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struc
 
 /** Find the entry for (@name, @type) that has not expired at @now_s.
  * On success fills @out; out->data is a copy owned by @a (nothing points into
- * the LMDB map after return) and out->ttl_s is the time left.
+ * the LMDB map after return; NULL when data_len is 0) and out->ttl_s is the time
+ * left. TERN_ELIMIT if @a is at its cap.
  * Returns 0, TERN_ENOTFOUND (absent or expired) or a negative error.
  * Lock-free: safe to call from many threads at once. */
 int cache_find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, struct arena *a,

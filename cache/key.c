@@ -1,0 +1,103 @@
+/* cache/key: (owner name, type) -> LMDB key. The encoding makes LMDB's byte order
+ * the DNSSEC canonical name order (RFC 4034 6.1), so a zone and everything below
+ * it are one contiguous key range, and the closest enclosing name is one ordered
+ * lookup away. Pure functions: no LMDB, no I/O. */
+#include "cache/key.h"
+#include "base/err.h"
+
+#include <string.h>
+
+#define KEY_LABELS_MAX 128 /* 255 bytes hold at most 127 one-byte labels and the root */
+
+/* FORMAT: cache-key
+ * key = label_n SEP ... label_2 SEP label_1 SEP END type
+ * for the name label_1.label_2...label_n. (root last), with
+ *   - the labels in reversed order (the TLD first), ASCII-lowercased (RFC 4343);
+ *   - SEP and END both the byte 0x00;
+ *   - the label bytes 0x00 and 0x01 escaped as 0x01 0x01 and 0x01 0x02, so that
+ *     no byte inside a label is 0x00 and the escape keeps the bytes' order;
+ *   - type 2 bytes big-endian.
+ * Why this sorts the way the cache needs:
+ *   - every key at or below the zone Z starts with Z's labels and their SEPs
+ *     (the "subtree prefix"); a sibling that merely starts with the same bytes
+ *     ("xexample" next to "example") differs before the SEP, so it is outside;
+ *   - Z's own entries continue with END (0x00), its descendants with a label
+ *     byte (never 0x00): Z sorts first, then all of its subtree, contiguously;
+ *   - a label that is a prefix of another sorts first (SEP is the lowest byte),
+ *     which with the order-keeping escape is exactly RFC 4034 6.1.
+ * The root is the empty prefix; its own entries are END type. */
+#define KEY_SEP 0x00
+#define KEY_END 0x00
+#define KEY_ESC 0x01
+
+int key_name_len(const uint8_t *name, size_t avail)
+{
+	if (avail > KEY_NAME_MAX)
+		avail = KEY_NAME_MAX;
+	size_t pos = 0;
+	while (pos < avail) {
+		uint8_t len = name[pos];
+		if (len == 0)
+			return (int)pos + 1;
+		/* catches 0xc0 (a compression pointer) and 0x40 (RFC 6891 extended labels) */
+		if (len > KEY_LABEL_MAX)
+			return TERN_EMALFORMED;
+		pos += 1 + (size_t)len;
+	}
+	return TERN_EMALFORMED;
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
+}
+
+/* FORMAT: cache-key. Write the labels of @name reversed, each with its SEP.
+ * Returns the bytes written, or TERN_EMALFORMED. */
+static int encode_labels(uint8_t out[KEY_MAX], const uint8_t *name)
+{
+	uint8_t at[KEY_LABELS_MAX];
+	int n_labels = 0;
+	int len = key_name_len(name, KEY_NAME_MAX);
+	if (len < 0)
+		return len;
+	for (int pos = 0; name[pos] != 0; pos += 1 + name[pos])
+		at[n_labels++] = (uint8_t)pos;
+
+	size_t w = 0;
+	while (n_labels-- > 0) {
+		const uint8_t *label = name + at[n_labels];
+		for (int i = 1; i <= label[0]; i++) {
+			uint8_t c = lower(label[i]);
+			if (c <= KEY_ESC) {
+				out[w++] = KEY_ESC;
+				c = (uint8_t)(c + 1);
+			}
+			out[w++] = c;
+		}
+		out[w++] = KEY_SEP;
+	}
+	return (int)w;
+}
+
+int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type)
+{
+	int w = encode_labels(out, name);
+	if (w < 0)
+		return w;
+	/* FORMAT: cache-key */
+	out[w++] = KEY_END;
+	out[w++] = (uint8_t)(type >> 8);
+	out[w++] = (uint8_t)type;
+	return w;
+}
+
+int key_prefix(uint8_t out[KEY_MAX], const uint8_t *name, bool subtree)
+{
+	int w = encode_labels(out, name);
+	if (w < 0)
+		return w;
+	if (!subtree)
+		out[w++] = KEY_END; /* FORMAT: cache-key */
+	return w;
+}
