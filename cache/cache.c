@@ -610,7 +610,7 @@ static int shard_stash(struct shard *s, const struct cache_put *puts, size_t n, 
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		const struct cache_put *p = &puts[i];
-		if (p->entry.ttl_s == 0)
+		if (p->entry.ttl_s == 0 || !put_ok(p))
 			continue;
 		uint8_t kbuf[KEY_MAX];
 		int klen = key_encode(kbuf, p->name, p->type);
@@ -709,12 +709,13 @@ static int shard_tick(struct shard *s)
 
 int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, uint64_t now_s)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!put_ok(&puts[i]))
-			return TERN_EMALFORMED;
-	}
-	if (n == 0)
-		return 0;
+	/* A bad put (say, an RR of reserved type 0 from a hostile upstream) costs
+	 * only itself, not the rest of the batch. */
+	size_t n_bad = 0;
+	for (size_t i = 0; i < n; i++)
+		n_bad += !put_ok(&puts[i]);
+	if (n_bad == n)
+		return n ? TERN_EMALFORMED : 0;
 	/* With shards, the puts would be grouped by shard_of() their key here. */
 	struct shard *s = shard_of(c, NULL, 0);
 	int rc = shard_stash(s, puts, n, now_s);
@@ -727,10 +728,12 @@ int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, ui
 			rc = shard_stash(s, puts, n, now_s);
 		if (rc == MDB_MAP_FULL) {
 			log_debug("cache: full, %zu records not stored", n);
-			return 0;
+			rc = 0;
 		}
 	}
-	return err_from_mdb(s, rc);
+	if (rc)
+		return err_from_mdb(s, rc);
+	return n_bad ? TERN_EMALFORMED : 0;
 }
 
 int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struct cache_entry *e,

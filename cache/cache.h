@@ -79,9 +79,10 @@ void cache_close(struct cache *c);
  * under its (name, type) only if the stored one has expired or has a rank not
  * higher than the new one. Entries with ttl_s 0 are not stored. The entries are
  * copied; the caller keeps ownership of @puts. Returns 0 or a negative error
- * (the cache being full is not an error: entries are dropped). If any entry is
- * malformed (name, kind/type, payload not as FORMAT: cache-payload says), none
- * is stored and the result is TERN_EMALFORMED. */
+ * (the cache being full is not an error: entries are dropped). A malformed
+ * entry (bad name, kind that does not fit the type, payload not as FORMAT:
+ * cache-payload says) is skipped, the others are stored, and the result is
+ * TERN_EMALFORMED. */
 int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, uint64_t now_s);
 /** cache_stash_many() for one entry. */
 int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struct cache_entry *e,

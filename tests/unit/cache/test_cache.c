@@ -366,7 +366,7 @@ static void test_cache_stores_nodata_with_and_without_soa(void **state)
 	assert_null(out.data);
 }
 
-static void test_cache_refuses_malformed_puts_and_stores_none(void **state)
+static void test_cache_skips_malformed_puts_and_stores_the_rest(void **state)
 {
 	struct fixture *f = *state;
 	uint8_t n[256], bad_name[2] = { 0xc0, 0 };
@@ -378,20 +378,28 @@ static void test_cache_refuses_malformed_puts_and_stores_none(void **state)
 	nx_as_a.kind = CACHE_NXDOMAIN;
 	struct cache_entry bad_rank = ok;
 	bad_rank.rank = 9;
-	struct cache_put puts[2] = { { .name = wire(n, "example.com."), .type = 1, .entry = ok } };
+	struct cache_entry no_record = ok;
+	no_record.n_rdata = 0;
+	wire(n, "example.com.");
 
-	const struct cache_entry *bad_entries[] = { &short_payload, &nx_as_a, &bad_rank };
-	for (size_t i = 0; i < 3; i++) {
-		puts[1] = (struct cache_put){ .name = n, .type = 28, .entry = *bad_entries[i] };
+	const struct cache_entry *bad_entries[] = { &short_payload, &nx_as_a, &bad_rank, &no_record };
+	for (uint16_t i = 0; i < 4; i++) {
+		struct cache_put puts[2] = {
+			{ .name = n, .type = (uint16_t)(100 + i), .entry = *bad_entries[i] },
+			{ .name = n, .type = 1, .entry = ok },
+		};
 		assert_int_equal(cache_stash_many(f->c, puts, 2, NOW), TERN_EMALFORMED);
+		assert_int_equal(cache_count(f->c), 1);
 	}
-	puts[1] = (struct cache_put){ .name = bad_name, .type = 1, .entry = ok };
+	/* an RR of the reserved type 0 is no NXDOMAIN (RFC 6895) */
+	struct cache_put puts[2] = {
+		{ .name = bad_name, .type = 1, .entry = ok },
+		{ .name = n, .type = 0, .entry = ok },
+	};
 	assert_int_equal(cache_stash_many(f->c, puts, 2, NOW), TERN_EMALFORMED);
-	/* an RRSET with no record at all */
-	puts[1] = (struct cache_put){ .name = n, .type = 1, .entry = ok };
-	puts[1].entry.n_rdata = 0;
-	assert_int_equal(cache_stash_many(f->c, puts, 2, NOW), TERN_EMALFORMED);
-	assert_int_equal(cache_count(f->c), 0);
+	assert_int_equal(cache_stash_many(f->c, puts, 1, NOW), TERN_EMALFORMED);
+	assert_int_equal(cache_count(f->c), 1);
+	assert_int_equal(find_a(f, "example.com.", NOW), 1);
 	/* and a name that is not one is refused by find */
 	struct cache_entry out;
 	assert_int_equal(cache_find(f->c, bad_name, 1, NOW, f->a, &out), TERN_EMALFORMED);
@@ -857,7 +865,7 @@ int main(void)
 		T(test_cache_applies_rank_between_puts_of_one_batch),
 		T(test_cache_stores_nxdomain_with_soa),
 		T(test_cache_stores_nodata_with_and_without_soa),
-		T(test_cache_refuses_malformed_puts_and_stores_none),
+		T(test_cache_skips_malformed_puts_and_stores_the_rest),
 		T(test_cache_find_fails_at_arena_cap),
 		T(test_cache_removes_subtree_and_nothing_beside_it),
 		T(test_cache_removes_all_types_at_one_name),
