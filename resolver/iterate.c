@@ -315,9 +315,13 @@ static enum step send_query(struct resolution *r, bool tcp)
 	struct budget *b = r->budget;
 	if (b->upstream_left <= 0)
 		return fail(r, EDE_OTHER, "too much work for one query");
-	if (clock_mono_ms() >= b->deadline_ms)
+	uint64_t now = clock_mono_ms();
+	if (now >= b->deadline_ms)
 		return fail(r, EDE_NO_REACHABLE_AUTHORITY, "timed out");
 	b->upstream_left--;
+	/* no wait may outlast the client's deadline: SERVFAIL comes in bounded time */
+	if (r->uq.timeout_ms > b->deadline_ms - now)
+		r->uq.timeout_ms = (uint32_t)(b->deadline_ms - now);
 	r->uq.tcp = tcp;
 	if (tcp) {
 		/* a fresh ID for the retry over TCP */
@@ -326,6 +330,8 @@ static enum step send_query(struct resolution *r, bool tcp)
 		r->uq.wire[1] = (uint8_t)r->uq.id;
 		r->uq.timeout_ms = r->uq.timeout_ms * 2;
 	}
+	if (r->uq.timeout_ms > b->deadline_ms - now)
+		r->uq.timeout_ms = (uint32_t)(b->deadline_ms - now);
 	r->istate = ITER_WAIT_REPLY;
 	if (upstream_send(r->w, r) < 0) {
 		r->uq.target->broken = true;

@@ -72,6 +72,9 @@ struct resolution *resolution_get(struct worker *w, const uint8_t *qname, uint16
 	int depth = parent ? parent->depth + 1 : 0;
 	if (depth > SUBQUERY_DEPTH_MAX)
 		return NULL;
+	/* a flood of distinct names must not grow memory without bound */
+	if (w->n_resolutions >= RESOLUTIONS_MAX)
+		return NULL;
 	struct arena *a = arena_create(RESOLUTION_ARENA_MAX);
 	if (!a)
 		return NULL;
@@ -92,6 +95,7 @@ struct resolution *resolution_get(struct worker *w, const uint8_t *qname, uint16
 	budget->refs++;
 	memcpy(r->sname, lname, name_len(lname));
 	r->result.ede = EDE_NONE;
+	w->n_resolutions++;
 	r->hash_next = w->inflight[h % COALESCE_BUCKETS];
 	w->inflight[h % COALESCE_BUCKETS] = r;
 	/* run it from the worker's ready list, not from inside the caller */
@@ -124,6 +128,7 @@ void resolution_unref(struct resolution *r)
 	if (--r->refs > 0)
 		return;
 	/* by now it is done: the running reference is dropped in finish */
+	r->w->n_resolutions--;
 	budget_unref(r->budget);
 	arena_destroy(r->arena);
 }

@@ -23,6 +23,7 @@ struct upstream_io;
 #define SERVER_ADDRS_MAX 4     /* addresses per NS name */
 #define NS_FETCH_MAX 4         /* NS-address sub-resolutions per referral (NXNSAttack) */
 #define CHILDREN_MAX 8         /* sub-resolutions in flight per resolution */
+#define RESOLUTIONS_MAX 20000  /* per worker: about 5 GB of arenas at their cap, far less in practice */
 
 /** Work allowed to one client query, shared by its whole tree of sub-resolutions. */
 struct budget {

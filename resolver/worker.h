@@ -40,6 +40,7 @@ struct worker {
 
 	/* resolutions in flight, by question (coalescing) */
 	struct resolution *inflight[COALESCE_BUCKETS];
+	uint32_t n_resolutions;
 	/* ready to run again (woken by a resolution that finished) */
 	struct request *ready_requests;
 	struct resolution *ready_resolutions;
