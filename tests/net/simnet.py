@@ -46,7 +46,7 @@ N_ZONES = 300             # zone001.test .. zone300.test
 N_HOSTS = 5               # hosting groups host1 .. host5, 60 zones each
 N_SIGNED_ZONES = 10       # zone001 .. zone010 are signed (ECDSA)
 GLUED_ZONES_MAX = 200     # zone001..zone200: in-zone NS names with glue; the rest: ns1.hostG.net
-SLOW_DELAY_S = 0.4        # the slow proxy's added delay per query
+SLOW_DELAY_S = 0.25       # the slow proxy's added delay per query (below resolvers' first timeout)
 SIG_INCEPTION_S = 86400           # signatures valid from one day before generation...
 SIG_VALIDITY_S = 30 * 86400       # ...to 30 days after it
 REGENERATE_AFTER_S = 7 * 86400    # so a cache older than a week is regenerated
@@ -541,6 +541,22 @@ def probe_tcp(addr, deadline):
             time.sleep(0.05)
 
 
+def check_addresses_free(model):
+    """Fail unless nothing listens on our addresses: knotd binds UDP with
+    SO_REUSEPORT, so a second simnet on the same prefix would start and share
+    the traffic with the first one, with other keys."""
+    addrs = [a for g in model["groups"].values() for a in g["addrs"]]
+    addrs += model["dead"] + model["blackhole"] + list(model["slow"])
+    for a in addrs:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # TIME_WAIT is fine
+            try:
+                s.bind((a, 53))
+            except OSError as e:
+                raise RuntimeError("%s:53 is in use (%s): another simnet on this prefix? "
+                                   "stop it, or set SIMNET_PREFIX=127.N" % (a, e.strerror))
+
+
 def read_pids(rundir):
     try:
         with open(os.path.join(rundir, "pids")) as f:
@@ -588,6 +604,7 @@ def start(rundir=DEFAULT_DIR, prefix=None, quiet=False):
 
     t0 = time.monotonic()
     model = build_model(prefix)
+    check_addresses_free(model)
     gen = cached_generation(model, rundir)
     t_gen = time.monotonic() - t0
     for f in ("root.ds", "root.key"):
