@@ -12,6 +12,7 @@ The binary is $TERND, else ../../ternd from here (an in-tree build). Extra flags
 for every ternd can be given in $TERND_EXTRA_ARGS (e.g. "--verbosity 3").
 """
 
+import json
 import os
 import re
 import shlex
@@ -93,6 +94,10 @@ def simnet():
         pytest.skip("the simulated internet binds port 53 on 127.53.x.y: run as root")
     rundir = os.environ.get("SIMNET_DIR", simnet_ctl.DEFAULT_DIR)
     ours = not simnet_ctl.status(rundir)
+    if not ours:
+        with open(os.path.join(rundir, "simnet.json")) as f:
+            # start() will restart it on our prefix: then it is ours to stop.
+            ours = json.load(f)["prefix"] != simnet_ctl.prefix_from_env()
     try:
         info = simnet_ctl.start(rundir, quiet=True)
         yield Simnet(info)

@@ -2,7 +2,7 @@
 
 One knotd per server group, each on its own 127.53.G.N addresses, serving only the
 zones that the delegations say that group serves (a server that also served an
-ancestor or a sibling would short-circuit iteration). A small helper process plays
+ancestor of one of its zones would short-circuit iteration). A small helper process plays
 the servers no real one imitates: a black hole (reads, never answers) and a slow
 proxy. The zones, keys and signatures are generated into a cache keyed on this
 file's hash and the address prefix, so a repeat start only writes configs and
@@ -469,8 +469,9 @@ def cached_generation(model, rundir):
         pass
     tmp = tempfile.mkdtemp(prefix="tmp-", dir=cache)
     generate(model, tmp)
-    for old in os.listdir(cache):
-        shutil.rmtree(os.path.join(cache, old), ignore_errors=True) if old != os.path.basename(tmp) else None
+    for old in os.listdir(cache):       # stale generations, or another prefix's
+        if old != os.path.basename(tmp):
+            shutil.rmtree(os.path.join(cache, old), ignore_errors=True)
     os.rename(tmp, gen)
     return gen
 
