@@ -563,15 +563,21 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 		r->result.rcode = RCODE_NOERROR;
 		return REPLY_DONE;
 	}
+	if (n_chain > 0 && r->n_cnames >= CNAME_CHAIN_MAX) {
+		fail(r, EDE_OTHER, "CNAME chain too long");
+		return REPLY_FAIL;
+	}
 	if (n_chain > 0 && !name_is_under(cur, r->cut.zone)) {
 		/* continue with the target elsewhere in the tree */
 		memcpy(r->sname, cur, name_len(cur));
 		r->istate = ITER_START;
 		return REPLY_NEXT_STATE;
 	}
-	if (n_chain > 0 && r->n_cnames >= CNAME_CHAIN_MAX) {
-		fail(r, EDE_OTHER, "CNAME chain too long");
-		return REPLY_FAIL;
+	if (n_chain > 0 && ns) {
+		/* RFC 1034 4.3.2 3b: the target is in a child zone, and the reply
+		 * carries the referral to it */
+		memcpy(r->sname, cur, name_len(cur));
+		return take_referral(r, m, ns, now_s);
 	}
 	/* negative answer for cur */
 	struct rrset *soa = find_soa(auth, cur);
@@ -579,8 +585,9 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 		store_negative(cache, r->arena, cfg, cur, 0, true, soa, rank, now_s);
 		r->result.rcode = RCODE_NXDOMAIN;
 	} else {
-		if (n_chain > 0 && !aa && !soa) {
-			/* CNAME to a name in this zone but no data: ask again for the target */
+		if (n_chain > 0 && !soa) {
+			/* a CNAME whose target's data did not come along, and no proof that
+			 * it has none: ask again for the target (bounded by n_cnames) */
 			memcpy(r->sname, cur, name_len(cur));
 			r->istate = ITER_START;
 			return REPLY_NEXT_STATE;
