@@ -248,8 +248,10 @@ void server_reply(struct request *req)
 	}
 	if (!req->conn) {
 		uv_buf_t b = uv_buf_init((char *)req->reply, req->reply_len);
-		/* UDP: a full socket buffer drops the reply, as the network could */
-		uv_udp_try_send(req->udp, &b, 1, (const struct sockaddr *)&req->peer);
+		/* UDP: a full socket buffer drops the reply, as the network could. A
+		 * closed socket must not be used: libuv would open a new one. */
+		if (!uv_is_closing((uv_handle_t *)req->udp))
+			uv_udp_try_send(req->udp, &b, 1, (const struct sockaddr *)&req->peer);
 		request_free(req);
 		return;
 	}

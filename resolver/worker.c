@@ -15,13 +15,14 @@ static void on_stop(uv_async_t *a)
 {
 	struct worker *w = a->data;
 	w->stopping = true;
-	server_close(w);
-	/* answer everyone still waiting (SERVFAIL) so that no request is lost silently */
+	/* answer everyone still waiting (SERVFAIL) so that no request is lost
+	 * silently, while the sockets to answer on are still open */
 	for (int i = 0; i < COALESCE_BUCKETS; i++)
 		while (w->inflight[i])
 			resolution_finish(w->inflight[i], RCODE_SERVFAIL, EDE_NOT_READY,
 					  "resolver shutting down");
 	worker_drain(w);
+	server_close(w);
 	uv_close((uv_handle_t *)&w->stop_async, NULL);
 }
 
