@@ -468,6 +468,16 @@ static int set_neg_ttl_max(struct loader *l, const char *v)
 	return set_u32(l, v, 0, TTL_MAX_S, &l->c->neg_ttl_max_s);
 }
 
+static int set_serve_stale(struct loader *l, const char *v)
+{
+	return set_u32(l, v, 0, TTL_MAX_S, &l->c->serve_stale_s);
+}
+
+static int set_prefetch(struct loader *l, const char *v)
+{
+	return set_yes_no(l, v, &l->c->prefetch);
+}
+
 static int set_edns_udp_size(struct loader *l, const char *v)
 {
 	uint32_t n = 0;
@@ -515,6 +525,10 @@ static const struct key keys[] = {
 	{ "ttl-max", "SECONDS", false, set_ttl_max, "cap longer TTLs at this; default 86400" },
 	{ "negative-ttl-max", "SECONDS", false, set_neg_ttl_max,
 	  "cap negative-answer TTLs; default 3600" },
+	{ "serve-stale", "SECONDS", false, set_serve_stale,
+	  "answer expired data for this long when upstreams fail (RFC 8767), 0: off; default 86400" },
+	{ "prefetch", "yes|no", false, set_prefetch,
+	  "refresh popular records before they expire; default yes" },
 	{ "edns-udp-size", "BYTES", false, set_edns_udp_size, "512-4096; default 1232" },
 	{ "tcp-idle-timeout", "MS", false, set_tcp_idle_timeout,
 	  "close idle TCP after MS; default 10000" },
@@ -578,6 +592,8 @@ static int set_defaults(struct config *c)
 	c->ttl_min_s = 0;
 	c->ttl_max_s = 86400;
 	c->neg_ttl_max_s = 3600; /* RFC 2308 5: one to three hours */
+	c->serve_stale_s = 86400; /* RFC 8767 5: one to three days */
+	c->prefetch = true;
 	c->edns_udp_size = 1232; /* DNS flag day 2020: fits the IPv6 minimum MTU */
 	c->tcp_idle_timeout_ms = 10000;
 	c->tcp_conn_max = 1000;

@@ -56,6 +56,8 @@ struct config {
 	uint32_t ttl_min_s;     /* --ttl-min; default 0 */
 	uint32_t ttl_max_s;     /* --ttl-max; default 86400 */
 	uint32_t neg_ttl_max_s; /* --negative-ttl-max; default 3600 */
+	uint32_t serve_stale_s; /* --serve-stale; default 86400, 0: off (RFC 8767) */
+	bool prefetch;          /* --prefetch yes|no; default yes */
 	uint16_t edns_udp_size; /* --edns-udp-size; default 1232 */
 	uint32_t tcp_idle_timeout_ms; /* --tcp-idle-timeout MS; default 10000 */
 	uint32_t tcp_conn_max;  /* --tcp-connections-max per worker; default 1000 */

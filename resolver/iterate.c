@@ -606,6 +606,12 @@ enum step iterate_run(struct resolution *r)
 	for (;;) {
 		switch (r->istate) {
 		case ITER_START: {
+			if (r->refresh) {
+				/* a prefetch: the cached answer is what is being replaced */
+				r->refresh = false;
+				r->istate = ITER_FIND_CUT;
+				break;
+			}
 			int n_cnames = r->n_cnames;
 			enum lookup_outcome o = lookup_chain(w->cache, r->arena, clock_wall_s(), r->sname,
 							     r->qtype, &n_cnames, &r->result);

@@ -82,6 +82,12 @@ enum step lookup_run(struct request *req)
 	if (o == LOOKUP_COMPLETE) {
 		w->stats.cache_hits++;
 		req->result = res;
+		struct rrset *last = res->answer;
+		while (last && last->next)
+			last = last->next;
+		if (w->cfg->prefetch && last && last->type == req->q.qtype &&
+		    resolution_wants_prefetch(last->ttl_s, last->orig_ttl_s))
+			resolution_prefetch(w, last->owner, last->type);
 		return STEP_ANSWER;
 	}
 	w->stats.cache_misses++;

@@ -29,7 +29,7 @@ static uint16_t reply_size(const struct request *req)
 }
 
 void request_start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
-		   socklen_t peer_len, uv_udp_t *udp, struct tcp_conn *conn)
+		   socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn)
 {
 	struct arena *a = arena_create(REQUEST_ARENA_MAX);
 	if (!a)

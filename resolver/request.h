@@ -16,6 +16,7 @@ struct arena;
 struct worker;
 struct resolution;
 struct tcp_conn;
+struct udp_listener;
 
 #define REQUEST_ARENA_MAX (128 * 1024)
 
@@ -26,7 +27,7 @@ struct request {
 	bool is_tcp;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
-	uv_udp_t *udp;          /* UDP: the socket it arrived on */
+	struct udp_listener *udp; /* UDP: the listener it arrived on */
 	struct tcp_conn *conn;  /* TCP: the connection (holds a reference) */
 
 	uint8_t *q_wire;   /* the query, copied into the arena */
@@ -48,7 +49,7 @@ struct request {
 /** Start a request for the message @wire (copied) from a client. The caller is
  * the transport (resolver/server.c). */
 void request_start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
-		   socklen_t peer_len, uv_udp_t *udp, struct tcp_conn *conn);
+		   socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn);
 /** Run the request's stages from where it stopped. */
 void request_run(struct request *req);
 /** Free a request (its arena). */

@@ -15,6 +15,9 @@
 #include "resolver/upstream.h"
 #include "resolver/worker.h"
 
+#define PREFETCH_TIMEOUT_MS 4500
+#define PREFETCH_UPSTREAM_MAX 32
+
 struct budget *budget_new(uint64_t now_ms, uint64_t timeout_ms, int upstream_max)
 {
 	struct budget *b = malloc(sizeof(*b));
@@ -66,6 +69,7 @@ struct resolution *resolution_get(struct worker *w, const uint8_t *qname, uint16
 			if (parent && r->depth <= parent->depth)
 				continue;
 			r->refs++;
+			w->last_created = NULL;
 			return r;
 		}
 	}
@@ -96,6 +100,7 @@ struct resolution *resolution_get(struct worker *w, const uint8_t *qname, uint16
 	memcpy(r->sname, lname, name_len(lname));
 	r->result.ede = EDE_NONE;
 	w->n_resolutions++;
+	w->last_created = r;
 	r->hash_next = w->inflight[h % COALESCE_BUCKETS];
 	w->inflight[h % COALESCE_BUCKETS] = r;
 	/* run it from the worker's ready list, not from inside the caller */
@@ -104,6 +109,26 @@ struct resolution *resolution_get(struct worker *w, const uint8_t *qname, uint16
 	r->ready_next = w->ready_resolutions;
 	w->ready_resolutions = r;
 	return r;
+}
+
+void resolution_prefetch(struct worker *w, const uint8_t *qname, uint16_t qtype)
+{
+	if (w->n_prefetch >= PREFETCH_INFLIGHT_MAX || w->stopping)
+		return;
+	struct budget *b = budget_new(clock_mono_ms(), PREFETCH_TIMEOUT_MS, PREFETCH_UPSTREAM_MAX);
+	if (!b)
+		return;
+	struct resolution *r = resolution_get(w, qname, qtype, NULL, b);
+	budget_unref(b);
+	if (!r)
+		return;
+	if (w->last_created == r) {
+		/* new, not joined: this prefetch is ours to count */
+		r->refresh = true;
+		r->is_prefetch = true;
+		w->n_prefetch++;
+	}
+	resolution_unref(r); /* nobody waits: it runs for the cache's sake */
 }
 
 void resolution_ref(struct resolution *r)
@@ -129,6 +154,8 @@ void resolution_unref(struct resolution *r)
 		return;
 	/* by now it is done: the running reference is dropped in finish */
 	r->w->n_resolutions--;
+	if (r->is_prefetch)
+		r->w->n_prefetch--;
 	budget_unref(r->budget);
 	arena_destroy(r->arena);
 }

@@ -23,6 +23,8 @@ struct upstream_io;
 #define SERVER_ADDRS_MAX 4     /* addresses per NS name */
 #define NS_FETCH_MAX 4         /* NS-address sub-resolutions per referral (NXNSAttack) */
 #define CHILDREN_MAX 8         /* sub-resolutions in flight per resolution */
+#define PREFETCH_INFLIGHT_MAX 64 /* per worker */
+#define PREFETCH_TTL_MIN_S 10
 #define RESOLUTIONS_MAX 20000  /* per worker: about 5 GB of arenas at their cap, far less in practice */
 
 /** Work allowed to one client query, shared by its whole tree of sub-resolutions. */
@@ -111,6 +113,8 @@ struct resolution {
 	uint8_t qname[NAME_MAX_WIRE]; /* lowercased */
 	uint16_t qtype;
 	int depth;                /* 0 for a client's question */
+	bool refresh;             /* prefetch: ask upstream even though the cache has it */
+	bool is_prefetch;
 	struct budget *budget;
 
 	struct waiter *waiters;
@@ -146,6 +150,15 @@ void resolution_unref(struct resolution *r);
 void resolution_add_request(struct resolution *r, struct request *req);
 /** Make @parent wait for @child (takes over the caller's reference to @child). */
 int resolution_add_child(struct resolution *parent, struct resolution *child);
+/** Refresh (@qname, @qtype) in the background (prefetch), unless it is in
+ * flight already or the worker has PREFETCH_INFLIGHT_MAX prefetches running. */
+void resolution_prefetch(struct worker *w, const uint8_t *qname, uint16_t qtype);
+/** Should a cache hit with @ttl_s left of @orig_ttl_s trigger a prefetch? */
+static inline bool resolution_wants_prefetch(uint32_t ttl_s, uint32_t orig_ttl_s)
+{
+	/* the last tenth of the TTL, as Unbound does; tiny TTLs are not worth it */
+	return orig_ttl_s >= PREFETCH_TTL_MIN_S && (uint64_t)ttl_s * 10 < orig_ttl_s;
+}
 /** Run the resolution's stages until it waits or is done. */
 void resolution_run(struct resolution *r);
 /** Finish: set the result's rcode, wake every waiter, leave the in-flight table. */

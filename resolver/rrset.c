@@ -62,6 +62,7 @@ struct rrset *rrset_from_entry(struct arena *a, const uint8_t *owner, uint16_t t
 		return NULL;
 	s->type = type;
 	s->ttl_s = e->ttl_s;
+	s->orig_ttl_s = e->orig_ttl_s;
 	s->rank = e->rank;
 	s->n_rdata = e->n_rdata;
 	s->rdata = (uint8_t *)e->data;

@@ -16,6 +16,7 @@ struct rrset {
 	uint8_t *owner; /* uncompressed wire name, owned by the arena */
 	uint16_t type;
 	uint32_t ttl_s;
+	uint32_t orig_ttl_s; /* from the cache: the TTL it was stored with; else ttl_s */
 	uint8_t rank;     /* enum rank (cache/cache.h) */
 	uint16_t n_rdata;
 	uint8_t *rdata;   /* FORMAT: cache-payload: n_rdata x (u16 rdlen, rdata) */

@@ -15,6 +15,7 @@
 #include "proto/stream.h"
 #include "resolver/config.h"
 #include "resolver/request.h"
+#include "resolver/udp.h"
 #include "resolver/worker.h"
 
 struct tcp_conn {
@@ -28,11 +29,6 @@ struct tcp_conn {
 	bool processing;   /* in tcp_process(): a reply sent from inside must not re-enter */
 	uint32_t n_inflight;
 	struct stream_buf buf;
-};
-
-struct udp_listener {
-	uv_udp_t handle;
-	uint8_t rbuf[65536];
 };
 
 /* Our own listen address as text, for operator messages (never a client's). */
@@ -54,29 +50,6 @@ static void addr_to_text(const struct sockaddr *sa, char *out, size_t cap)
 }
 
 static void tcp_conn_close(struct tcp_conn *c);
-
-/* ---- UDP ---- */
-
-static void udp_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-	struct udp_listener *l = (struct udp_listener *)h;
-	*buf = uv_buf_init((char *)l->rbuf, sizeof(l->rbuf));
-}
-
-static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *addr,
-		     unsigned flags)
-{
-	struct worker *w = h->data;
-	if (nread <= 0 || !addr)
-		return;
-	if (flags & UV_UDP_PARTIAL)
-		return; /* larger than any DNS message over UDP we accept */
-	w->stats.queries_udp++;
-	socklen_t alen = addr->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						     : sizeof(struct sockaddr_in);
-	request_start(w, (const uint8_t *)buf->base, (size_t)nread, addr, alen, h, NULL);
-	worker_drain(w);
-}
 
 /* ---- TCP ---- */
 
@@ -247,11 +220,8 @@ void server_reply(struct request *req)
 		return;
 	}
 	if (!req->conn) {
-		uv_buf_t b = uv_buf_init((char *)req->reply, req->reply_len);
-		/* UDP: a full socket buffer drops the reply, as the network could. A
-		 * closed socket must not be used: libuv would open a new one. */
-		if (!uv_is_closing((uv_handle_t *)req->udp))
-			uv_udp_try_send(req->udp, &b, 1, (const struct sockaddr *)&req->peer);
+		udp_send(req->udp, req->reply, req->reply_len, (const struct sockaddr *)&req->peer,
+			 req->peer_len);
 		request_free(req);
 		return;
 	}
@@ -306,11 +276,11 @@ int server_listen(struct worker *w)
 			log_err("cannot listen on %s: %s", text, uv_strerror(err));
 			return err;
 		}
-		struct udp_listener *ul = &udp[opened];
-		uv_udp_init(&w->loop, &ul->handle);
-		ul->handle.data = w;
-		uv_udp_open(&ul->handle, ufd);
-		uv_udp_recv_start(&ul->handle, udp_alloc, udp_recv);
+		if (udp_listener_start(w, &udp[opened], ufd) < 0) {
+			close(ufd);
+			close(tfd);
+			return -EIO;
+		}
 		uv_tcp_t *t = &w->tcp[opened];
 		uv_tcp_init(&w->loop, t);
 		t->data = w;
@@ -336,7 +306,7 @@ static void close_conn_walk(uv_handle_t *h, void *arg)
 void server_close(struct worker *w)
 {
 	for (int i = 0; i < w->n_listen; i++) {
-		uv_close((uv_handle_t *)&w->udp[i].handle, NULL);
+		udp_listener_close(&w->udp[i]);
 		uv_close((uv_handle_t *)&w->tcp[i], NULL);
 	}
 	uv_walk(&w->loop, close_conn_walk, NULL);

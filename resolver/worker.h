@@ -20,7 +20,7 @@ struct udp_listener;
 
 struct worker_stats {
 	uint64_t queries_udp, queries_tcp, answers, formerr, refused, servfail;
-	uint64_t cache_hits, cache_misses, upstream_queries, upstream_timeouts;
+	uint64_t cache_hits, cache_misses, upstream_queries, upstream_timeouts, prefetches, stale_answers;
 };
 
 struct worker {
@@ -41,6 +41,8 @@ struct worker {
 	/* resolutions in flight, by question (coalescing) */
 	struct resolution *inflight[COALESCE_BUCKETS];
 	uint32_t n_resolutions;
+	uint32_t n_prefetch;
+	struct resolution *last_created; /* by the last resolution_get(); NULL if it joined one */
 	/* ready to run again (woken by a resolution that finished) */
 	struct request *ready_requests;
 	struct resolution *ready_resolutions;

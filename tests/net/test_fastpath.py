@@ -1,0 +1,72 @@
+"""The UDP fast path answers cache hits without building a request; it must
+give exactly what the full path gives. TCP always takes the full path, so the
+same cached question over UDP and TCP is compared field by field."""
+
+import dns.edns
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import pytest
+
+CASES = [
+    ("www.zone007.test", "A"),
+    ("zone012.test", "MX"),
+    ("WwW.ZoNe007.TeSt", "A"),          # the question's case is echoed
+    ("medium.big.test", "A"),           # 40 records: fits 1232, not 512
+    ("www.cname-a.test", "A"),          # a chain: full path only
+    ("nx.zone007.test", "A"),           # negative: full path only
+]
+
+
+def ask(t, name, rdtype, tcp, **kw):
+    q = dns.message.make_query(name, rdtype, **kw)
+    fn = dns.query.tcp if tcp else dns.query.udp
+    return fn(q, t.addr, port=t.port, timeout=5, ignore_trailing=False)
+
+
+def shape(msg):
+    """Everything but the ID, with TTLs rounded to absorb a second ticking."""
+    def sec(rrsets):
+        return sorted((r.name.to_text(), r.rdtype, r.rdclass, r.ttl // 5,
+                       tuple(sorted(rd.to_text() for rd in r))) for r in rrsets)
+    return (msg.flags, msg.rcode(), msg.question[0].name.to_text(), msg.edns, msg.payload,
+            sec(msg.answer), sec(msg.authority), sec(msg.additional))
+
+
+@pytest.mark.parametrize("name,rdtype", CASES)
+@pytest.mark.parametrize("variant", [
+    {},                                               # no EDNS
+    {"use_edns": 0, "payload": 1232},
+    {"use_edns": 0, "payload": 4096},
+    {"use_edns": 0, "payload": 100},                 # below 512: treated as 512
+    {"use_edns": 0, "payload": 1232, "want_dnssec": True},
+])
+def test_udp_cache_hit_matches_the_full_path(ternd, name, rdtype, variant):
+    t = ternd()
+    t.note(name)
+    first = ask(t, name, rdtype, tcp=True)           # resolves and fills the cache
+    assert first.rcode() in (dns.rcode.NOERROR, dns.rcode.NXDOMAIN)
+    full = ask(t, name, rdtype, tcp=True, **variant)
+    udp = ask(t, name, rdtype, tcp=False, **variant)
+    if udp.flags & dns.flags.TC:
+        # too big for this UDP size: the full path truncates; nothing to compare
+        assert not full.flags & dns.flags.TC
+        return
+    assert shape(udp) == shape(full)
+    assert udp.question[0].name.to_text() == dns.name.from_text(name).to_text()
+
+
+def test_fast_path_keeps_the_client_flags(ternd):
+    t = ternd()
+    t.note("www.zone008.test")
+    ask(t, "www.zone008.test", "A", tcp=False)
+    for flags in (dns.flags.RD, dns.flags.RD | dns.flags.CD, 0):
+        q = dns.message.make_query("www.zone008.test", "A")
+        q.flags = flags
+        r = dns.query.udp(q, t.addr, port=t.port, timeout=5)
+        assert r.id == q.id
+        assert r.flags & dns.flags.QR and r.flags & dns.flags.RA
+        assert not r.flags & dns.flags.AA
+        assert bool(r.flags & dns.flags.RD) == bool(flags & dns.flags.RD)
+        assert bool(r.flags & dns.flags.CD) == bool(flags & dns.flags.CD)
