@@ -157,7 +157,7 @@ void resolution_prefetch(struct worker *w, const uint8_t *qname, uint16_t qtype)
 static inline bool resolution_wants_prefetch(uint32_t ttl_s, uint32_t orig_ttl_s)
 {
 	/* the last tenth of the TTL, as Unbound does; tiny TTLs are not worth it */
-	return orig_ttl_s >= PREFETCH_TTL_MIN_S && (uint64_t)ttl_s * 10 < orig_ttl_s;
+	return orig_ttl_s >= PREFETCH_TTL_MIN_S && (uint64_t)ttl_s * 10 <= orig_ttl_s;
 }
 /** Run the resolution's stages until it waits or is done. */
 void resolution_run(struct resolution *r);
