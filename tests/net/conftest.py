@@ -2,8 +2,9 @@
 
 simnet   (session) the simulated internet, started once and stopped at the end;
          a simnet someone already runs in tests/net/run is used and left running.
-ternd    (factory) ternd(*args, config_text=None, listen=None, cache_dir=None)
-         starts the resolver on a free port with the simnet's root hints; at
+ternd    (factory) ternd(*args, config_text=None, listen=None, cache_dir=None,
+         root_hints=None) starts the resolver on a free port with the simnet's root
+         hints (or @root_hints, e.g. fakeauth's, then without the simnet's anchor); at
          teardown it must exit 0 on SIGTERM and its stderr must not contain any
          name the test asked it about (tern never logs query names).
 capture  packets to the simnet's servers during the test (see capture.py).
@@ -263,7 +264,8 @@ def ternd(simnet, tmp_path):
     binary = ternd_binary()
     started = []
 
-    def start(*extra_args, config_text=None, listen=None, cache_dir=None, threads=1):
+    def start(*extra_args, config_text=None, listen=None, cache_dir=None, threads=1,
+              root_hints=None):
         n = len(started)
         workdir = tmp_path / ("ternd%d" % n)
         workdir.mkdir()
@@ -279,9 +281,12 @@ def ternd(simnet, tmp_path):
             conf = workdir / "ternd.conf"
             conf.write_text(config_text)
             argv += ["--config", str(conf)]
-        argv += ["--listen", "%s:%d" % (addr, port), "--root-hints", simnet.root_hints,
+        argv += ["--listen", "%s:%d" % (addr, port),
+                 "--root-hints", root_hints or simnet.root_hints,
                  "--cache-dir", cache_dir, "--threads", str(threads)]
-        argv += trust_anchor_args(binary, simnet)
+        if root_hints is None:
+            # another root (e.g. fakeauth's, unsigned) is not the simnet's key's to vouch for
+            argv += trust_anchor_args(binary, simnet)
         argv += shlex.split(os.environ.get("TERND_EXTRA_ARGS", ""))
         argv += list(extra_args)
         t = Ternd(binary, argv, str(workdir), addr, port)
