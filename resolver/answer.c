@@ -67,11 +67,13 @@ enum step answer_run(struct request *req)
 	if (!buf)
 		return STEP_FAIL;
 	uint16_t rcode = res->rcode;
-	uint16_t flags = FLAG_QR | FLAG_RA | (q->hdr.flags & (FLAG_RD | FLAG_CD)) | (rcode & 0xf);
+	/* RFC 1035 4.1.1: ID, opcode and RD are copied from the query */
+	uint16_t flags = FLAG_QR | FLAG_RA | (q->hdr.flags & (0x7800 | FLAG_RD | FLAG_CD)) |
+			 (rcode & 0xf);
 	struct msg_builder b;
 	/* the OPT record is always sent: keep room for it */
 	mb_init(&b, buf, cap - opt_size, q->hdr.id, flags);
-	if (mb_question(&b, q->qname, q->qtype, q->qclass) < 0)
+	if (q->hdr.qdcount == 1 && mb_question(&b, q->qname, q->qtype, q->qclass) < 0)
 		return STEP_FAIL;
 	bool truncated = false;
 	if (add_rrsets(&b, SEC_ANSWER, res->answer) < 0)

@@ -5,7 +5,6 @@
 
 #include <string.h>
 
-#include "base/arena.h"
 #include "base/clock.h"
 #include "cache/cache.h"
 #include "proto/wire.h"
@@ -94,20 +93,6 @@ static int build(void *arg, const struct cache_entry *e)
 	return 1;
 }
 
-/* TODO(#6): replace with cache_read() (zero-copy) once cache/ offers it. */
-static int fp_cache_read(struct cache *cache, const uint8_t *name, uint16_t type, uint64_t now_s,
-			 int (*fn)(void *, const struct cache_entry *), void *ctx)
-{
-	struct arena *a = arena_create(65536 + 4096);
-	if (!a)
-		return 0;
-	struct cache_entry e;
-	int rc = cache_find(cache, name, type, now_s, a, &e);
-	rc = rc == 0 ? fn(ctx, &e) : rc;
-	arena_destroy(a);
-	return rc;
-}
-
 size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const struct sockaddr *peer,
 		       uint8_t *out, size_t cap)
 {
@@ -167,7 +152,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		.q = q, .q_end = q_end, .has_opt = has_opt, .flags_in = flags, .out = out,
 		.cap = reply_max < cap ? reply_max : cap, .edns_size = cfg->edns_udp_size,
 	};
-	if (fp_cache_read(w->cache, q + DNS_HDR_LEN, qtype, clock_wall_s(), build, &c) != 1)
+	if (cache_read(w->cache, q + DNS_HDR_LEN, qtype, clock_wall_s(), build, &c) != 1)
 		return 0;
 	w->stats.cache_hits++;
 	w->stats.answers++;

@@ -130,13 +130,10 @@ static void cut_from_hints(struct resolution *r)
 	}
 }
 
-/* Fill r->cut from the NS RRset cached at @zone. */
-static bool cut_from_cache(struct resolution *r, const uint8_t *zone)
+/* Fill r->cut from @e, the NS RRset cached at @zone. */
+static bool cut_from_entry(struct resolution *r, const uint8_t *zone, const struct cache_entry *e_in)
 {
-	struct cache_entry e;
-	if (cache_find(r->w->cache, zone, TYPE_NS, clock_wall_s(), r->arena, &e) != 0 ||
-	    e.kind != CACHE_RRSET)
-		return false;
+	struct cache_entry e = *e_in;
 	struct zone_cut *cut = &r->cut;
 	memset(cut, 0, sizeof(*cut));
 	memcpy(cut->zone, zone, name_len(zone));
@@ -162,11 +159,29 @@ static bool cut_from_cache(struct resolution *r, const uint8_t *zone)
 	return cut->n_servers > 0;
 }
 
+/* Fill r->cut from the NS RRset cached at exactly @zone. */
+static bool cut_from_cache(struct resolution *r, const uint8_t *zone)
+{
+	struct cache_entry e;
+	if (cache_find(r->w->cache, zone, TYPE_NS, clock_wall_s(), r->arena, &e) != 0 ||
+	    e.kind != CACHE_RRSET)
+		return false;
+	return cut_from_entry(r, zone, &e);
+}
+
 static void cut_entered(struct resolution *r)
 {
 	r->qmin_labels = name_labels(r->cut.zone) + 1;
 	r->qmin_steps = 0;
 	r->qmin_off = r->w->cfg->qmin == QMIN_OFF;
+}
+
+static bool cut_has_addrs(const struct resolution *r)
+{
+	for (int i = 0; i < r->cut.n_servers; i++)
+		if (r->cut.servers[i].n_addrs > 0)
+			return true;
+	return false;
 }
 
 enum find_cut { CUT_FOUND, CUT_NEED_PRIMING };
@@ -177,11 +192,13 @@ static enum find_cut find_cut(struct resolution *r)
 	/* DS lives at the parent side of a cut (RFC 4035 3.1.4.1) */
 	if (r->qtype == TYPE_DS && name[0] != 0)
 		name = name_parent(name);
-	for (; name; name = name_parent(name)) {
-		if (cut_from_cache(r, name)) {
-			cut_entered(r);
-			return CUT_FOUND;
-		}
+	/* the deepest ancestor with a fresh NS set: ordered lookups in the cache */
+	uint8_t zone[NAME_MAX_WIRE];
+	struct cache_entry e;
+	if (name && cache_find_cut(r->w->cache, name, clock_wall_s(), r->arena, zone, &e) == 0 &&
+	    cut_from_entry(r, zone, &e)) {
+		cut_entered(r);
+		return CUT_FOUND;
 	}
 	bool is_priming = r->qtype == TYPE_NS && r->sname[0] == 0;
 	if (is_priming || r->primed) {
@@ -498,6 +515,15 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 			break; /* the rest is another zone's to say */
 	}
 
+	if (r->uq.qtype == TYPE_ANY && n_chain == 0 && store_find_owner(ans, cur)) {
+		/* ANY (RFC 8482): whatever the server gave for the name is the answer;
+		 * it may be a subset, so none of it is cached as if complete */
+		for (struct rrset *s = ans; s; s = s->next)
+			if (name_equal(s->owner, cur) && !result_add(r, &r->result.answer, s))
+				return REPLY_FAIL;
+		r->result.rcode = RCODE_NOERROR;
+		return REPLY_DONE;
+	}
 	struct rrset *ns = (!final && rcode == RCODE_NOERROR) ? find_referral(r, auth, cur) : NULL;
 	if (n_chain == 0 && ns && !final)
 		return take_referral(r, m, ns, now_s);
@@ -613,8 +639,8 @@ enum step iterate_run(struct resolution *r)
 				break;
 			}
 			int n_cnames = r->n_cnames;
-			enum lookup_outcome o = lookup_chain(w->cache, r->arena, clock_wall_s(), r->sname,
-							     r->qtype, &n_cnames, &r->result);
+			enum lookup_outcome o = lookup_chain(w->cache, r->arena, clock_wall_s(), 0,
+							     r->sname, r->qtype, &n_cnames, &r->result);
 			r->n_cnames = n_cnames;
 			if (o == LOOKUP_COMPLETE)
 				return STEP_NEXT;
@@ -646,6 +672,11 @@ enum step iterate_run(struct resolution *r)
 			break;
 		case ITER_ADDRS: {
 			refresh_addrs(r);
+			if (r->cut.zone[0] == 0 && !r->cut.from_hints && !cut_has_addrs(r)) {
+				/* RFC 9609 3: a root NS set without addresses: use the hints */
+				cut_from_hints(r);
+				cut_entered(r);
+			}
 			bool any = false;
 			for (int i = 0; i < r->cut.n_servers && !any; i++)
 				for (int k = 0; k < r->cut.servers[i].n_addrs && !any; k++)

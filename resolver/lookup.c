@@ -25,12 +25,22 @@ static enum lookup_outcome add_negative(struct arena *a, const struct cache_entr
 	return LOOKUP_COMPLETE;
 }
 
-enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint8_t *sname,
-				 uint16_t qtype, int *n_cnames, struct result *res)
+static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, uint32_t stale_s,
+		struct arena *a, struct cache_entry *e, struct result *res)
+{
+	int rc = stale_s ? cache_find_stale(c, name, type, now_s, stale_s, a, e)
+			 : cache_find(c, name, type, now_s, a, e);
+	if (rc == 0 && e->stale)
+		res->stale = true;
+	return rc;
+}
+
+enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint32_t stale_s,
+				 uint8_t *sname, uint16_t qtype, int *n_cnames, struct result *res)
 {
 	struct cache_entry e;
 	for (;;) {
-		if (cache_find(c, sname, qtype, now_s, a, &e) == 0) {
+		if (find(c, sname, qtype, now_s, stale_s, a, &e, res) == 0) {
 			if (e.kind == CACHE_NODATA)
 				return add_negative(a, &e, res, RCODE_NOERROR);
 			if (e.kind == CACHE_RRSET) {
@@ -42,10 +52,10 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 				return LOOKUP_COMPLETE;
 			}
 		}
-		if (cache_find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, a, &e) == 0 &&
+		if (find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, stale_s, a, &e, res) == 0 &&
 		    e.kind == CACHE_NXDOMAIN)
 			return add_negative(a, &e, res, RCODE_NXDOMAIN);
-		if (qtype == TYPE_CNAME || cache_find(c, sname, TYPE_CNAME, now_s, a, &e) != 0 ||
+		if (qtype == TYPE_CNAME || find(c, sname, TYPE_CNAME, now_s, stale_s, a, &e, res) != 0 ||
 		    e.kind != CACHE_RRSET)
 			return LOOKUP_PARTIAL;
 		struct rrset *s = rrset_from_entry(a, sname, TYPE_CNAME, &e);
@@ -77,7 +87,7 @@ enum step lookup_run(struct request *req)
 	memcpy(sname, req->q.qname, name_len(req->q.qname));
 	name_lower(sname);
 	int n_cnames = 0;
-	enum lookup_outcome o = lookup_chain(w->cache, req->arena, clock_wall_s(), sname,
+	enum lookup_outcome o = lookup_chain(w->cache, req->arena, clock_wall_s(), 0, sname,
 					     req->q.qtype, &n_cnames, res);
 	if (o == LOOKUP_COMPLETE) {
 		w->stats.cache_hits++;
@@ -92,6 +102,33 @@ enum step lookup_run(struct request *req)
 	}
 	w->stats.cache_misses++;
 	return STEP_NEXT;
+}
+
+/* RFC 8767: when resolution fails, expired data within the window is better
+ * than SERVFAIL. It goes out with a short TTL and EDE 3 (Stale Answer). */
+static void serve_stale(struct request *req, struct result *res)
+{
+	struct worker *w = req->w;
+	struct result stale = { .ede = EDE_NONE };
+	uint8_t sname[NAME_MAX_WIRE];
+	memcpy(sname, req->q.qname, name_len(req->q.qname));
+	name_lower(sname);
+	int n_cnames = 0;
+	if (lookup_chain(w->cache, req->arena, clock_wall_s(), w->cfg->serve_stale_s, sname,
+			 req->q.qtype, &n_cnames, &stale) != LOOKUP_COMPLETE)
+		return;
+	struct rrset *lists[2] = { stale.answer, stale.authority };
+	for (int i = 0; i < 2; i++)
+		for (struct rrset *s = lists[i]; s; s = s->next)
+			if (s->ttl_s == 0 || s->ttl_s > STALE_ANSWER_TTL_S)
+				s->ttl_s = STALE_ANSWER_TTL_S;
+	res->rcode = stale.rcode;
+	res->answer = stale.answer;
+	res->authority = stale.authority;
+	res->ede = EDE_STALE_ANSWER;
+	res->ede_text = NULL;
+	res->stale = true;
+	w->stats.stale_answers++;
 }
 
 enum step resolve_run(struct request *req)
@@ -119,6 +156,8 @@ enum step resolve_run(struct request *req)
 			req->result = res;
 		}
 		resolution_unref(r);
+		if (res && res->rcode == RCODE_SERVFAIL && w->cfg->serve_stale_s)
+			serve_stale(req, res);
 		return res ? STEP_NEXT : STEP_FAIL;
 	}
 	struct budget *b = budget_new(clock_mono_ms(), CLIENT_QUERY_TIMEOUT_MS, CLIENT_UPSTREAM_MAX);

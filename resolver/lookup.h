@@ -12,6 +12,7 @@ struct cache;
 struct result;
 
 #define CNAME_CHAIN_MAX 12 /* Unbound allows 11 restarts, Knot Resolver 13 */
+#define STALE_ANSWER_TTL_S 30 /* RFC 8767 4: the TTL of a stale answer */
 
 enum lookup_outcome {
 	LOOKUP_COMPLETE, /* @res holds the final answer (positive or negative) */
@@ -21,9 +22,11 @@ enum lookup_outcome {
 };
 
 /** Walk the cache for (@sname, @qtype), appending to @res (rrsets owned by @a)
- * and following CNAMEs (updating @sname and *@n_cnames). */
-enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint8_t *sname,
-				 uint16_t qtype, int *n_cnames, struct result *res);
+ * and following CNAMEs (updating @sname and *@n_cnames). With @stale_s > 0,
+ * entries expired at most that long ago are used too (RFC 8767), and
+ * res->stale says whether any was. */
+enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint32_t stale_s,
+				 uint8_t *sname, uint16_t qtype, int *n_cnames, struct result *res);
 
 enum step lookup_run(struct request *req);
 enum step resolve_run(struct request *req);

@@ -37,7 +37,11 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	struct cache *cache;
-	int rc = cache_open(&cache, cfg.cache_dir, cfg.cache_size);
+	struct cache_opts copts = {
+		.max_bytes = cfg.cache_size,
+		.stale_s = cfg.serve_stale_s,
+	};
+	int rc = cache_open_ex(&cache, cfg.cache_dir, &copts);
 	if (rc < 0) {
 		log_err("cannot open the cache in %s: %s", cfg.cache_dir, tern_strerror(rc));
 		config_free(&cfg);

@@ -49,18 +49,21 @@ void request_start(struct worker *w, const uint8_t *wire, size_t len, const stru
 	req->peer_len = peer_len;
 	req->q_wire = arena_memdup(a, wire, len);
 	req->q_len = (uint16_t)len;
-	if (!req->q_wire) {
-		request_free(req);
+	if (!req->q_wire || (len >= DNS_HDR_LEN && (wire[2] & 0x80))) {
+		/* out of memory, or a response sent to us: never answer (no
+		 * reflection); through server_reply() so TCP's books stay straight */
+		req->reply_len = 0;
+		server_reply(req);
 		return;
 	}
 	const char *why = NULL;
-	/* a query: QR clear, exactly one question, nothing in answer or authority */
-	if (len >= DNS_HDR_LEN && (wire[2] & 0x80)) {
-		request_free(req); /* a response sent to us: never answer (no reflection) */
-		return;
-	}
-	if (msg_parse(&req->q, req->q_wire, len, &why) < 0 || req->q.hdr.qdcount != 1 ||
-	    req->q.hdr.ancount != 0 || req->q.hdr.nscount != 0) {
+	/* A QUERY has exactly one question and nothing in answer or authority
+	 * (RFC 1035 4.1.2); other opcodes (UPDATE carries records) get NOTIMP
+	 * from admit, as long as the message parses. */
+	bool bad = msg_parse(&req->q, req->q_wire, len, &why) < 0;
+	if (!bad && FLAGS_OPCODE(req->q.hdr.flags) == 0)
+		bad = req->q.hdr.qdcount != 1 || req->q.hdr.ancount != 0 || req->q.hdr.nscount != 0;
+	if (bad) {
 		w->stats.formerr++;
 		log_debug("request %llu: FORMERR (%s)", (unsigned long long)req->no,
 			  why ? why : "not a query with one question");

@@ -41,6 +41,7 @@ struct result {
 	uint8_t rcode;
 	uint16_t ede;         /* enum ede, EDE_NONE when there is nothing to say */
 	const char *ede_text; /* static text or NULL */
+	bool stale;           /* built from expired cache entries (RFC 8767) */
 	struct rrset *answer, *authority;
 };
 

@@ -141,6 +141,14 @@ struct rrset *store_find(struct rrset *list, const uint8_t *name, uint16_t type)
 	return NULL;
 }
 
+struct rrset *store_find_owner(struct rrset *list, const uint8_t *name)
+{
+	for (struct rrset *s = list; s; s = s->next)
+		if (name_equal(s->owner, name))
+			return s;
+	return NULL;
+}
+
 void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, uint64_t now_s)
 {
 	size_t n = 0;

@@ -26,6 +26,8 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 			    int *err);
 /** The RRset in @list with owner @name and @type, or NULL. */
 struct rrset *store_find(struct rrset *list, const uint8_t *name, uint16_t type);
+/** The first RRset in @list owned by @name, or NULL. */
+struct rrset *store_find_owner(struct rrset *list, const uint8_t *name);
 /** Put every RRset of @list into the cache (one batch). */
 void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, uint64_t now_s);
 /** Cache a negative answer (CACHE_NXDOMAIN when @nxdomain, else CACHE_NODATA for

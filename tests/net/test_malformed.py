@@ -247,9 +247,6 @@ def test_response_sent_to_us_gets_no_reply(ternd, simnet):
     assert_alive(t, simnet, tcp=True)
 
 
-@pytest.mark.xfail(strict=True, reason="resolver/request.c request_start(): a QR=1 message on "
-                   "TCP is freed without server_tcp_dropped(), so n_inflight never drops: the "
-                   "idle timer never closes the connection, and 64 of them stop it for good")
 def test_responses_on_tcp_do_not_wedge_the_connection(ternd, simnet):
     t = ternd("--tcp-idle-timeout", str(IDLE_MS))
     q = dns.message.make_query(NAME, "A")
@@ -332,15 +329,17 @@ def test_other_opcodes_get_notimp(ternd, simnet, opcode):
     q = dns.message.make_query(NAME, "SOA")
     t.note(NAME)
     q.set_opcode(opcode)
-    r = parse(udp_ask(t, q.to_wire()))
-    assert r.id == q.id
-    assert r.rcode() == dns.rcode.NOTIMP, r
-    assert not r.answer
+    # Raw header checks: dnspython cannot parse replies with unassigned opcodes.
+    wire = udp_ask(t, q.to_wire())
+    assert wire is not None and len(wire) >= 12
+    assert int.from_bytes(wire[0:2], "big") == q.id
+    assert wire[2] & 0x80, "QR must be set"
+    assert (wire[2] >> 3) & 0xf == opcode, "RFC 1035 4.1.1: the opcode is copied"
+    assert wire[3] & 0xf == dns.rcode.NOTIMP
+    assert int.from_bytes(wire[6:8], "big") == 0, "no answer records"
     assert_alive(t, simnet)
 
 
-@pytest.mark.xfail(strict=True, reason="resolver/answer.c answer_run(): the reply's opcode is "
-                   "always 0 (QUERY); RFC 1035 4.1.1 says it is copied from the query")
 @pytest.mark.parametrize("opcode", [dns.opcode.STATUS, dns.opcode.UPDATE])
 def test_notimp_copies_the_opcode(ternd, simnet, opcode):
     t = ternd()
@@ -361,10 +360,6 @@ def test_empty_update_gets_notimp(ternd, simnet):
     assert_alive(t, simnet)
 
 
-@pytest.mark.xfail(strict=True, reason="resolver/request.c request_start(): the query-shape "
-                   "check (ANCOUNT/NSCOUNT must be 0) runs before the opcode check in admit.c, "
-                   "so an UPDATE with records (RFC 2136: NSCOUNT = update count) gets FORMERR "
-                   "instead of NOTIMP")
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
 def test_update_with_records_gets_notimp(ternd, simnet, tcp):
     t = ternd()
@@ -403,10 +398,6 @@ def test_qtype_zero_and_opt_are_refused(ternd, simnet, rdtype):
     assert_alive(t, simnet)
 
 
-@pytest.mark.xfail(strict=True, reason="resolver/iterate.c classify(): the reply to an ANY query "
-                   "is searched for an RRset of type ANY (store_find(ans, cur, TYPE_ANY)), finds "
-                   "none, and is taken for NODATA: ternd answers NOERROR with an empty answer "
-                   "although the authoritative server returned the name's records")
 def test_any_for_a_name_with_data_is_not_empty(ternd, simnet):
     t = ternd()
     r = t.query("zone001.test", "ANY")

@@ -4,7 +4,9 @@
  * resolver/upstream.o and base/clock.o are then never linked. What upstream.c
  * does around a reply (RTT and timeouts into the servers table, the reply
  * copied into the resolution's arena) is mirrored in deliver() below. */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
