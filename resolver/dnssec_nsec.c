@@ -609,8 +609,10 @@ static void n3_prove(struct n3ctx *c, enum want want, uint16_t qtype, int wc_lab
 			break;
 		set_encloser(out, name_suffix(c->qname, ce));
 		if (qtype != TYPE_DS && wildcard_of(name_suffix(c->qname, ce), wc) &&
-		    n3_hash(c, wc, hw) && (m = n3_match(c, hw)) &&
-		    nodata_bitmap_ok(wc, qtype, m->rd.bitmap, m->rd.bitmap_len, false)) {
+		    n3_hash(c, wc, hw) && (m = n3_match(c, hw))) {
+			/* a wildcard with the type: the answer should have been it */
+			if (!nodata_bitmap_ok(wc, qtype, m->rd.bitmap, m->rd.bitmap_len, false))
+				break;
 			out->opt_out = opt_out(nc);
 			if (out->opt_out)
 				result(out, DNSSEC_INSECURE, DNSSEC_R_OPT_OUT,
