@@ -1,574 +1,423 @@
 /* cache/cache: RRsets in LMDB, keyed by cache/key, with the rank and expiry rules
- * of RFC 2181 5.4.1 and RFC 2308. The resolver's lookup stage reads through
- * cache_find() and its store stage writes through cache_stash_many(). This file
- * knows no query and no server, and never logs a name. One shard (one LMDB
- * environment) for now; struct shard is the unit that sharding will multiply. */
+ * of RFC 2181 5.4.1 and RFC 2308, split over shards (cache/shard). The
+ * resolver's lookup stage reads through cache_read() (and cache_find(),
+ * cache_find_cut()); its store stage writes through cache_stash_many(). This
+ * file routes keys to shards, keeps the per-thread read transactions, and opens
+ * the cache directory's layout. It knows no query and no server, and never
+ * logs a name. */
 #include "cache/cache.h"
+#include "cache/entry.h"
+#include "cache/env.h"
+#include "cache/impl.h"
 #include "cache/key.h"
 #include "base/arena.h"
 #include "base/err.h"
 #include "base/log.h"
 
+#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
-#include <lmdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/random.h>
 #include <unistd.h>
 
-/* FORMAT: cache-key, cache-entry, cache-payload: bump on any change to them.
- * Stored in the "meta" DB (a mismatch recreates the cache) and as the first
- * byte of every entry (an entry of another format is never misread). */
-#define CACHE_FORMAT 1
-
-#define DB_META "meta"
-#define DB_RRSETS "rrsets"
-#define META_FORMAT_KEY "format"
-
-#define READERS_MAX 1024 /* LMDB reader slots: one per thread per process (default 126) */
-#define SWEEP_MAX 4096   /* entries looked at per sweep for expired ones: bounds the write txn */
-/* An RRset with its signatures, or an SOA, came from one DNS message, which is at
- * most 65535 bytes (RFC 1035 4.2.2); the payload is smaller than that message. */
-#define ENTRY_DATA_MAX 65535
-
-/* Environment flags. It is a cache: losing recent writes in an OS crash is fine,
- * losing them when the process is killed is not.
- * - MDB_WRITEMAP: commits write straight into the shared file mapping. Those
- *   pages belong to the kernel's page cache, so they survive kill -9 of the
- *   process; only an OS crash can lose them. It also makes LMDB size the file to
- *   the whole map, so a truncated file reads as zeros instead of raising SIGBUS.
- *   The price: the map is writable, so a stray pointer write in this process
- *   could damage it; entry_decode() keeps such damage from being misread.
- * - MDB_NOSYNC (which implies MDB_NOMETASYNC): no fsync/msync per commit, for
- *   the same reason. After an OS crash the files may be inconsistent; the
- *   checks in env_open() and entry_decode() catch what they can, and a cache
- *   directory on tmpfs (the default) does not outlive the OS anyway.
- * - MDB_NOTLS: read transactions belong to our per-thread readers, not to
- *   LMDB's thread-local slots, so one can be reset and renewed for every find.
- * - MDB_NORDAHEAD: lookups are random; readahead would only evict hot pages. */
-#define ENV_FLAGS (MDB_WRITEMAP | MDB_NOSYNC | MDB_NOTLS | MDB_NORDAHEAD)
-
-/* A thread's read transaction on one shard: reset after every use so that it
- * pins no old snapshot, renewed on the next. */
-struct reader {
-	MDB_txn *txn;
-	struct shard *shard;
-	struct reader *prev, *next;
-};
-
-struct shard {
-	MDB_env *env;
-	MDB_dbi dbi;      /* DB_RRSETS */
-	MDB_dbi dbi_meta; /* DB_META */
-	pthread_key_t reader_key;
-	/* Guards the reader list; taken only when a thread first reads this shard,
-	 * when it exits, and at close: never per lookup. */
-	pthread_mutex_t readers_lock;
-	struct reader *readers;
-	/* Where the last sweep stopped. Touched only inside a write transaction,
-	 * so LMDB's writer lock guards it. */
-	uint8_t sweep_at[KEY_MAX];
-	size_t sweep_at_len;
-	atomic_bool damage_logged;
-};
-
-struct cache {
-	struct shard shard; /* sharding turns this into an array picked by shard_of() */
-};
-
-/* ---- FORMAT: cache-entry --------------------------------------------------
- * The LMDB value: a 24-byte header, little-endian, then data_len payload bytes
- * (FORMAT: cache-payload, in cache.h).
- *   0  u8  format (CACHE_FORMAT)
- *   1  u8  kind (enum cache_kind)
- *   2  u8  rank (enum rank)
- *   3  u8  verdict (enum verdict)
- *   4  u64 expire_at_s (absolute, wall clock)
- *  12  u32 orig_ttl_s
- *  16  u16 n_rdata
- *  18  u16 n_sigs
- *  20  u32 data_len (== value size - 24)
- *  24  payload
- * LMDB values may be unaligned: every field goes through memcpy. */
-#define ENTRY_HDR_LEN 24
-
-struct entry_hdr {
-	uint8_t format, kind, rank, verdict;
-	uint64_t expire_at_s;
-	uint32_t orig_ttl_s;
-	uint16_t n_rdata, n_sigs;
-	uint32_t data_len;
-};
-
-static uint16_t get_u16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return le16toh(v); }
-static uint32_t get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
-static uint64_t get_u64(const uint8_t *p) { uint64_t v; memcpy(&v, p, 8); return le64toh(v); }
-static void put_u16(uint8_t *p, uint16_t v) { v = htole16(v); memcpy(p, &v, 2); }
-static void put_u32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
-static void put_u64(uint8_t *p, uint64_t v) { v = htole64(v); memcpy(p, &v, 8); }
-
-/* FORMAT: cache-payload. Whether @data holds exactly what cache.h describes for
- * @kind. Checked on stash (garbage is never stored) and on every read (a damaged
- * file is never trusted). */
-static bool payload_ok(uint8_t kind, uint16_t n_rdata, uint16_t n_sigs, const uint8_t *data,
-		       uint32_t len)
+/* ---- the shard of a key ------------------------------------------------- *
+ * A key goes to the shard picked by SipHash-1-3, under the cache directory's
+ * secret, of its name's last two labels (its "registered domain": example.com
+ * for www.a.example.com; the TLD alone for a TLD, nothing for the root).
+ * - Secret: names are chosen by whoever sends queries; with a known hash they
+ *   could pile every write onto one shard (PowerDNS's guideline for hash
+ *   tables fed by the network). The secret lives in the layout record, so
+ *   every process that opens the directory picks the same shards.
+ * - Last two labels, not the whole name: a zone and every name below its
+ *   registered domain then share a shard, so the closest enclosing zone cut
+ *   of a name (cache_find_cut) is an ordered lookup within one shard, plus one
+ *   lookup for the TLD and one for the root, which hash on what they have.
+ *   The price: a busy registered domain, or a public suffix of two labels
+ *   (co.uk), loads one shard more than the others. Sharding is there for
+ *   writes that do not wait on each other; a lookup costs the same in a fuller
+ *   shard (log n), and eviction keeps each shard within its share. */
+static unsigned pick(const struct cache *c, const uint8_t *key, size_t len)
 {
-	size_t pos = 0;
-	if (kind == CACHE_RRSET) {
-		if (n_rdata == 0)
-			return false;
-		for (uint32_t i = 0; i < (uint32_t)n_rdata + n_sigs; i++) {
-			if (len - pos < 2)
-				return false;
-			size_t rdlen = (size_t)data[pos] << 8 | data[pos + 1];
-			pos += 2;
-			if (len - pos < rdlen)
-				return false;
-			pos += rdlen;
-		}
-		return pos == len;
-	}
-	if (len == 0)
-		return true;
-	int name_len = key_name_len(data, len);
-	if (name_len < 0)
-		return false;
-	pos = (size_t)name_len;
-	if (len - pos < 2)
-		return false;
-	size_t rdlen = (size_t)data[pos] << 8 | data[pos + 1];
-	return len - pos - 2 == rdlen;
+	if (c->n_shards == 1)
+		return 0;
+	uint64_t h = hash_sip(c->secret, key, key_domain_len(key, len), 1, 3);
+	/* Lemire's multiply-shift: h mod n without a division */
+	return (unsigned)(((h >> 32) * c->n_shards) >> 32);
 }
 
-/* Whether the fields of an entry agree with each other and with the @type of
- * its key. RFC 6895: type 0 is reserved, so it can only mean our NXDOMAIN. */
-static bool fields_ok(uint16_t type, uint8_t kind, uint8_t rank, uint8_t verdict)
+unsigned cache_shard_of(const struct cache *c, const uint8_t *name)
 {
-	if (kind != CACHE_RRSET && kind != CACHE_NODATA && kind != CACHE_NXDOMAIN)
-		return false;
-	if ((kind == CACHE_NXDOMAIN) != (type == CACHE_TYPE_NXDOMAIN))
-		return false;
-	return rank <= RANK_ANSWER && verdict <= VERDICT_INDETERMINATE;
-}
-
-/* FORMAT: cache-entry. Decode the value @v stored under a key of @type into @h.
- * false: it is not a value we wrote (other format, damaged file); treat it as
- * absent, and let the next write over it or the next sweep delete it. */
-static bool entry_decode(struct entry_hdr *h, const MDB_val *v, uint16_t type)
-{
-	const uint8_t *p = v->mv_data;
-	if (v->mv_size < ENTRY_HDR_LEN)
-		return false;
-	h->format = p[0];
-	h->kind = p[1];
-	h->rank = p[2];
-	h->verdict = p[3];
-	h->expire_at_s = get_u64(p + 4);
-	h->orig_ttl_s = get_u32(p + 12);
-	h->n_rdata = get_u16(p + 16);
-	h->n_sigs = get_u16(p + 18);
-	h->data_len = get_u32(p + 20);
-	if (h->format != CACHE_FORMAT || h->data_len != v->mv_size - ENTRY_HDR_LEN ||
-	    h->data_len > ENTRY_DATA_MAX)
-		return false;
-	if (!fields_ok(type, h->kind, h->rank, h->verdict))
-		return false;
-	return payload_ok(h->kind, h->n_rdata, h->n_sigs, p + ENTRY_HDR_LEN, h->data_len);
-}
-
-/* FORMAT: cache-entry. Write @e, expiring at @expire_at_s, into @out
- * (ENTRY_HDR_LEN + e->data_len bytes, reserved in the map). */
-static void entry_encode(uint8_t *out, const struct cache_entry *e, uint64_t expire_at_s)
-{
-	out[0] = CACHE_FORMAT;
-	out[1] = e->kind;
-	out[2] = e->rank;
-	out[3] = e->verdict;
-	put_u64(out + 4, expire_at_s);
-	put_u32(out + 12, e->ttl_s);
-	put_u16(out + 16, e->n_rdata);
-	put_u16(out + 18, e->n_sigs);
-	put_u32(out + 20, e->data_len);
-	if (e->data_len)
-		memcpy(out + ENTRY_HDR_LEN, e->data, e->data_len);
-}
-
-/* FORMAT: cache-key. The type is the key's last two bytes, big-endian. */
-static bool key_type_of(const MDB_val *k, uint16_t *type)
-{
-	const uint8_t *p = k->mv_data;
-	if (k->mv_size < 3)
-		return false;
-	*type = (uint16_t)(p[k->mv_size - 2] << 8 | p[k->mv_size - 1]);
-	return true;
-}
-
-/* ---- errors ------------------------------------------------------------ */
-
-/* Map an LMDB result to ours: errno values become -errno; LMDB's own codes
- * (-30800 and below) become TERN_ELIMIT when a limit was hit, -EIO otherwise.
- * The latter mean a damaged file: said once per shard, not once per lookup. */
-static int err_from_mdb(struct shard *s, int rc)
-{
-	switch (rc) {
-	case 0: return 0;
-	case MDB_NOTFOUND: return TERN_ENOTFOUND;
-	case MDB_MAP_FULL:
-	case MDB_TXN_FULL:
-	case MDB_READERS_FULL:
-	case MDB_DBS_FULL: return TERN_ELIMIT;
-	}
-	if (rc > 0)
-		return -rc;
-	if (!atomic_exchange(&s->damage_logged, true))
-		log_err("cache: LMDB: %s (not repeated)", mdb_strerror(rc));
-	return -EIO;
-}
-
-/* Whether @rc says that the files are not (or no longer) a usable LMDB
- * environment, as opposed to a problem of the moment (EMFILE, EACCES, too many
- * readers). */
-static bool is_damage(int rc)
-{
-	switch (rc) {
-	case MDB_INVALID:          /* not an LMDB file (garbage, or cut short) */
-	case MDB_VERSION_MISMATCH: /* written by another LMDB file format */
-	case MDB_CORRUPTED:
-	case MDB_PAGE_NOTFOUND:
-	case MDB_PANIC:
-	case MDB_INCOMPATIBLE:     /* e.g. "meta" is a plain key, not a DB */
-	case MDB_BAD_DBI:
-	case MDB_BAD_TXN:
-	case MDB_MAP_FULL:         /* the file's data does not fit the map */
-		return true;
-	}
-	return false;
+	uint8_t key[KEY_MAX];
+	int len = key_prefix(key, name, true);
+	return len < 0 ? 0 : pick(c, key, (size_t)len);
 }
 
 /* ---- readers: one read transaction per thread per shard -------------- */
 
-static void reader_unlink(struct shard *s, struct reader *r)
+static void readers_unlink(struct cache *c, struct readers *r)
 {
 	if (r->prev)
 		r->prev->next = r->next;
 	else
-		s->readers = r->next;
+		c->readers = r->next;
 	if (r->next)
 		r->next->prev = r->prev;
 }
 
-/* pthread key destructor: the thread exits while the shard is open. */
-static void reader_exit(void *arg)
+static void readers_free(struct readers *r)
 {
-	struct reader *r = arg;
-	pthread_mutex_lock(&r->shard->readers_lock);
-	reader_unlink(r->shard, r);
-	pthread_mutex_unlock(&r->shard->readers_lock);
-	mdb_txn_abort(r->txn);
+	for (unsigned i = 0; i < CACHE_SHARDS_MAX; i++) {
+		if (r->cuts[i])
+			mdb_cursor_close(r->cuts[i]);
+		if (r->txn[i])
+			mdb_txn_abort(r->txn[i]);
+	}
 	free(r);
 }
 
-/* A read transaction for this thread, ready for use. Give it back with
- * reader_end(). Returns NULL and sets *@rc (an LMDB code) on failure. */
-static MDB_txn *reader_begin(struct shard *s, int *rc)
+/* pthread key destructor: the thread exits while the cache is open. */
+static void readers_exit(void *arg)
 {
-	struct reader *r = pthread_getspecific(s->reader_key);
-	if (r) {
-		*rc = mdb_txn_renew(r->txn);
-		if (*rc == 0)
-			return r->txn;
-		/* start over with a fresh transaction */
-		pthread_setspecific(s->reader_key, NULL);
-		reader_exit(r);
-	}
-	r = calloc(1, sizeof(*r));
+	struct readers *r = arg;
+	pthread_mutex_lock(&r->c->readers_lock);
+	readers_unlink(r->c, r);
+	pthread_mutex_unlock(&r->c->readers_lock);
+	readers_free(r);
+}
+
+/* reader_begin() the first time this thread reads shard @i, or after a renew
+ * failed: a new transaction, active. */
+static MDB_txn *reader_begin_slow(struct cache *c, unsigned i, int *rc)
+{
+	struct readers *r = pthread_getspecific(c->readers_key);
 	if (!r) {
-		*rc = ENOMEM;
-		return NULL;
+		r = calloc(1, sizeof(*r));
+		if (!r) {
+			*rc = ENOMEM;
+			return NULL;
+		}
+		*rc = pthread_setspecific(c->readers_key, r);
+		if (*rc) {
+			free(r);
+			return NULL;
+		}
+		r->c = c;
+		pthread_mutex_lock(&c->readers_lock);
+		r->next = c->readers;
+		if (r->next)
+			r->next->prev = r;
+		c->readers = r;
+		pthread_mutex_unlock(&c->readers_lock);
 	}
-	*rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &r->txn);
+	if (r->cuts[i]) {
+		mdb_cursor_close(r->cuts[i]);
+		r->cuts[i] = NULL;
+	}
+	if (r->txn[i]) {
+		mdb_txn_abort(r->txn[i]);
+		r->txn[i] = NULL;
+	}
+	*rc = mdb_txn_begin(c->shards[i].env, NULL, MDB_RDONLY, &r->txn[i]);
 	if (*rc) {
-		free(r);
+		r->txn[i] = NULL;
 		return NULL;
 	}
-	*rc = pthread_setspecific(s->reader_key, r);
-	if (*rc) {
-		mdb_txn_abort(r->txn);
-		free(r);
-		return NULL;
+	return r->txn[i];
+}
+
+/* This thread's read transaction on shard @i, ready for use: a renew, no
+ * allocation, no lock. Give it back with reader_end(). Returns NULL and sets
+ * *@rc (an LMDB code) on failure. */
+static inline MDB_txn *reader_begin(struct cache *c, unsigned i, int *rc)
+{
+	struct readers *r = pthread_getspecific(c->readers_key);
+	if (r && r->txn[i]) {
+		*rc = mdb_txn_renew(r->txn[i]);
+		if (*rc == 0)
+			return r->txn[i];
 	}
-	r->shard = s;
-	pthread_mutex_lock(&s->readers_lock);
-	r->next = s->readers;
-	if (r->next)
-		r->next->prev = r;
-	s->readers = r;
-	pthread_mutex_unlock(&s->readers_lock);
-	return r->txn;
+	return reader_begin_slow(c, i, rc);
 }
 
 /* Release the snapshot; the transaction stays with the thread for next time. */
-static void reader_end(MDB_txn *txn)
+static inline void reader_end(MDB_txn *txn)
 {
 	mdb_txn_reset(txn);
 }
 
-/* ---- opening: directory, environment, format check -------------------- */
-
-/* mkdir -p @dir, creating what is missing with mode 0700 (the cache holds the
- * names users looked up). */
-static int mkdir_p(const char *dir)
+/* A cursor on "cuts" of shard @i in @txn (this thread's, just begun). */
+static MDB_cursor *reader_cuts(struct cache *c, unsigned i, MDB_txn *txn, int *rc)
 {
-	char path[PATH_MAX];
-	size_t len = strlen(dir);
-	if (len == 0 || len >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, len + 1);
-	for (size_t i = 1; i <= len; i++) {
-		if (path[i] != '/' && path[i] != '\0')
-			continue;
-		char saved = path[i];
-		path[i] = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		path[i] = saved;
+	struct readers *r = pthread_getspecific(c->readers_key);
+	if (r->cuts[i]) {
+		*rc = mdb_cursor_renew(txn, r->cuts[i]);
+		if (*rc == 0)
+			return r->cuts[i];
+		mdb_cursor_close(r->cuts[i]);
+		r->cuts[i] = NULL;
 	}
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
-static int file_path(char out[PATH_MAX], const char *dir, const char *file)
-{
-	int n = snprintf(out, PATH_MAX, "%s/%s", dir, file);
-	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
-}
-
-/* Delete the environment's files (only those: the directory may hold others). */
-static int env_remove(const char *dir)
-{
-	static const char *const files[] = { "data.mdb", "lock.mdb" };
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		char path[PATH_MAX];
-		int rc = file_path(path, dir, files[i]);
-		if (rc)
-			return rc;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -errno;
+	*rc = mdb_cursor_open(txn, c->shards[i].dbi[KEY_DB_CUTS], &r->cuts[i]);
+	if (*rc) {
+		r->cuts[i] = NULL;
+		return NULL;
 	}
-	return 0;
+	return r->cuts[i];
 }
 
-static int format_write(MDB_txn *txn, MDB_dbi meta)
-{
-	/* FORMAT: cache-key, cache-entry */
-	uint8_t buf[4];
-	put_u32(buf, CACHE_FORMAT);
-	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
-	MDB_val v = { sizeof(buf), buf };
-	return mdb_put(txn, meta, &k, &v, 0);
-}
+/* ---- opening: the layout record ------------------------------------------ *
+ * FORMAT: cache-meta. The cache directory itself holds a small LMDB
+ * environment whose "meta" DB says what the shards are: "format" (u32
+ * CACHE_FORMAT) and "layout" (u32 shard count, then the 16-byte secret of the
+ * shard hash). A cache of format 1 kept its entries in that environment; its
+ * format record makes it "another format version", and it is replaced. The
+ * layout is read and, when needed, rebuilt under the environment's write
+ * transaction, so that processes opening one directory at once take turns. */
+#define LAYOUT_MAP_BYTES (64 * 1024)
+#define DB_META "meta"
+#define META_FORMAT_KEY "format"
+#define META_LAYOUT_KEY "layout"
+#define LAYOUT_LEN (4 + HASH_KEY_LEN)
 
-/* The format check, in the transaction that opens the DBs. Returns 0, or
- * TERN_EMALFORMED with *@why set when the files hold another format. */
-static int format_check(MDB_txn *txn, MDB_dbi meta, MDB_dbi rrsets, const char **why)
+static uint32_t get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
+static void put_u32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
+
+struct layout {
+	MDB_env *env;
+	MDB_txn *txn; /* a write transaction, held while the shards open */
+	MDB_dbi meta;
+};
+
+/* Open the layout environment in @dir and begin its transaction. Returns 0;
+ * TERN_EMALFORMED with *@why set when it is damaged or of another format (the
+ * caller removes it); or another error. */
+static int layout_begin(struct layout *l, const char *dir, const char **why)
 {
-	/* FORMAT: cache-key, cache-entry */
-	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
-	MDB_val v;
-	int rc = mdb_get(txn, meta, &k, &v);
-	if (rc == MDB_NOTFOUND) {
-		MDB_stat st;
-		rc = mdb_stat(txn, rrsets, &st);
-		if (rc)
-			return rc;
-		if (st.ms_entries > 0) {
-			*why = "entries without a format version";
-			return TERN_EMALFORMED;
-		}
-		return format_write(txn, meta);
-	}
+	int rc = env_open(&l->env, dir, LAYOUT_MAP_BYTES, 2, why);
 	if (rc)
 		return rc;
-	if (v.mv_size != 4 || get_u32(v.mv_data) != CACHE_FORMAT) {
+	rc = mdb_txn_begin(l->env, NULL, 0, &l->txn);
+	if (rc)
+		goto fail_env;
+	rc = mdb_dbi_open(l->txn, DB_META, MDB_CREATE, &l->meta);
+	if (rc)
+		goto fail_txn;
+	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY }, v;
+	rc = mdb_get(l->txn, l->meta, &k, &v);
+	if (rc == 0 && (v.mv_size != 4 || get_u32(v.mv_data) != CACHE_FORMAT)) {
 		*why = "another format version";
-		return TERN_EMALFORMED;
-	}
-	return 0;
-}
-
-/* The result of env_open() for the LMDB result @rc. */
-static int open_failure(int rc, const char *dir, const char **why)
-{
-	if (is_damage(rc)) {
-		*why = mdb_strerror(rc);
-		return TERN_EMALFORMED;
-	}
-	/* EACCES, EMFILE, MDB_READERS_FULL...: nothing wrong with the files, so
-	 * they are kept and the caller hears of it */
-	log_err("cache: cannot open %s: %s", dir, mdb_strerror(rc));
-	return rc > 0 ? -rc : -EIO;
-}
-
-/* Open the environment in @dir and check its format.
- * Returns 0; TERN_EMALFORMED with *@why set when the files are unusable and
- * should be recreated; or another negative error. */
-static int env_open(struct shard *s, const char *dir, size_t map_bytes, const char **why)
-{
-	char data_path[PATH_MAX];
-	int rc = file_path(data_path, dir, "data.mdb");
-	if (rc)
-		return rc;
-	/* Size before LMDB extends the file to the map (MDB_WRITEMAP). */
-	struct stat st;
-	off_t file_size = stat(data_path, &st) == 0 ? st.st_size : 0;
-	atomic_init(&s->damage_logged, false);
-
-	rc = mdb_env_create(&s->env);
-	if (rc)
-		return err_from_mdb(s, rc);
-	if ((rc = mdb_env_set_maxdbs(s->env, 2)) ||
-	    (rc = mdb_env_set_maxreaders(s->env, READERS_MAX)) ||
-	    (rc = mdb_env_set_mapsize(s->env, map_bytes))) {
-		rc = err_from_mdb(s, rc);
-		goto fail_close;
-	}
-	rc = mdb_env_open(s->env, dir, ENV_FLAGS, 0600);
-	if (rc) {
-		rc = open_failure(rc, dir, why);
-		goto fail_close;
-	}
-	if (mdb_env_get_maxkeysize(s->env) < KEY_MAX) {
-		log_err("cache: LMDB built with keys shorter than %d bytes", KEY_MAX);
-		rc = -ENOTSUP;
-		goto fail_close;
-	}
-	/* LMDB 0.9 cannot tell a truncated file: its pages would read as zeros. */
-	MDB_envinfo info;
-	MDB_stat est;
-	if (file_size > 0 && mdb_env_info(s->env, &info) == 0 && mdb_env_stat(s->env, &est) == 0 &&
-	    ((uint64_t)info.me_last_pgno + 1) * est.ms_psize > (uint64_t)file_size) {
-		*why = "data file truncated";
 		rc = TERN_EMALFORMED;
-		goto fail_close;
+		goto fail_txn;
 	}
+	if (rc == MDB_NOTFOUND) {
+		MDB_val lk = { sizeof(META_LAYOUT_KEY) - 1, (void *)META_LAYOUT_KEY };
+		if (mdb_get(l->txn, l->meta, &lk, &v) == 0) {
+			*why = "a layout without a format version";
+			rc = TERN_EMALFORMED;
+			goto fail_txn;
+		}
+		uint8_t format[4];
+		put_u32(format, CACHE_FORMAT);
+		v = (MDB_val){ sizeof(format), format };
+		rc = mdb_put(l->txn, l->meta, &k, &v, 0);
+	}
+	if (rc)
+		goto fail_txn;
+	return 0;
 
-	MDB_txn *txn;
-	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc) {
-		rc = open_failure(rc, dir, why);
-		goto fail_close;
-	}
-	rc = mdb_dbi_open(txn, DB_META, MDB_CREATE, &s->dbi_meta);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, DB_RRSETS, MDB_CREATE, &s->dbi);
-	if (rc == 0)
-		rc = format_check(txn, s->dbi_meta, s->dbi, why);
-	if (rc == 0)
-		rc = mdb_txn_commit(txn);
-	else
-		mdb_txn_abort(txn);
-	if (rc == 0)
-		return 0;
+fail_txn:
+	mdb_txn_abort(l->txn);
+fail_env:
 	if (rc != TERN_EMALFORMED)
-		rc = open_failure(rc, dir, why);
-fail_close:
-	mdb_env_close(s->env);
-	s->env = NULL;
+		rc = env_failure(rc, dir, why);
+	mdb_env_close(l->env);
 	return rc;
 }
 
-static int shard_open(struct shard *s, const char *dir, size_t map_bytes)
+/* Remove every shard directory of @dir: the layout changed. */
+static void remove_shards(const char *dir)
 {
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		unsigned index;
+		char tail;
+		if (sscanf(e->d_name, "shard-%u%c", &index, &tail) != 1)
+			continue;
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (env_remove(path) == 0)
+			rmdir(path);
+	}
+	closedir(d);
+}
+
+/* Read the layout, or write a new one with a new secret (removing the shards
+ * of the old one) when there is none or its shard count is not @n_shards.
+ * Fills @id's secret. Returns an LMDB code or -errno. */
+static int layout_settle(struct layout *l, const char *dir, unsigned n_shards, bool fresh,
+			 struct shard_id *id)
+{
+	MDB_val k = { sizeof(META_LAYOUT_KEY) - 1, (void *)META_LAYOUT_KEY }, v;
+	int rc = mdb_get(l->txn, l->meta, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == 0 && v.mv_size == LAYOUT_LEN && get_u32(v.mv_data) == n_shards && !fresh) {
+		memcpy(id->secret, (const uint8_t *)v.mv_data + 4, HASH_KEY_LEN);
+		return 0;
+	}
+	if (rc == 0 && v.mv_size == LAYOUT_LEN && !fresh)
+		log_warn("cache: %s has %u shards, %u configured: starting with an empty cache", dir,
+			 get_u32(v.mv_data), n_shards);
+	if (getrandom(id->secret, HASH_KEY_LEN, 0) != HASH_KEY_LEN)
+		return -EIO;
+	remove_shards(dir);
+	uint8_t rec[LAYOUT_LEN];
+	put_u32(rec, n_shards);
+	memcpy(rec + 4, id->secret, HASH_KEY_LEN);
+	v = (MDB_val){ sizeof(rec), rec };
+	return mdb_put(l->txn, l->meta, &k, &v, 0);
+}
+
+static int open_shards(struct cache *c, const char *dir, size_t shard_bytes, uint32_t stale_s,
+		       const struct shard_id *layout)
+{
+	uint64_t recency_seed;
+	if (getrandom(&recency_seed, sizeof(recency_seed), 0) != sizeof(recency_seed))
+		recency_seed = hash_sip(layout->secret, "recency", 7, 1, 3);
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		char path[PATH_MAX];
+		if (snprintf(path, sizeof(path), "%s/shard-%u", dir, i) >= (int)sizeof(path)) {
+			log_err("cache: %s: path too long", dir);
+			return -ENAMETOOLONG;
+		}
+		struct shard_id id = *layout;
+		id.index = i;
+		int rc = shard_open(&c->shards[i], path, shard_bytes, &id, stale_s, recency_seed);
+		if (rc) {
+			while (i-- > 0)
+				shard_close(&c->shards[i]);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *opts)
+{
+	unsigned n_shards = opts->n_shards;
+	if (n_shards == 0) {
+		size_t fit = opts->max_bytes / CACHE_SHARD_MIN_BYTES;
+		n_shards = fit < CACHE_SHARDS_DEFAULT ? (fit ? (unsigned)fit : 1) : CACHE_SHARDS_DEFAULT;
+	}
+	if (n_shards > CACHE_SHARDS_MAX)
+		return -EINVAL;
+	size_t shard_bytes = opts->max_bytes / n_shards;
+	long page = sysconf(_SC_PAGESIZE);
+	if (page > 0)
+		shard_bytes -= shard_bytes % (size_t)page;
+	if (shard_bytes < CACHE_SHARD_MIN_BYTES)
+		return -EINVAL;
+	int rc = env_mkdir(dir);
+	if (rc) {
+		log_err("cache: cannot create %s: %s", dir, tern_strerror(rc));
+		return rc;
+	}
+	/* aligned: struct shard keeps its writers' fields on lines of their own */
+	size_t size = sizeof(struct cache) + n_shards * sizeof(struct shard);
+	size += 63 - (size + 63) % 64;
+	struct cache *c = aligned_alloc(64, size);
+	if (!c)
+		return -ENOMEM;
+	memset(c, 0, size);
+	c->n_shards = n_shards;
+
+	struct layout l;
 	const char *why = NULL;
-	int rc = env_open(s, dir, map_bytes, &why);
+	bool fresh = false;
+	rc = layout_begin(&l, dir, &why);
 	if (rc == TERN_EMALFORMED) {
-		/* Another process that still has the old files open keeps its own
-		 * (unlinked) copy; from here on we share nothing with it. */
 		log_warn("cache: %s in %s: starting with an empty cache", why, dir);
+		fresh = true;
 		rc = env_remove(dir);
 		if (rc == 0)
-			rc = env_open(s, dir, map_bytes, &why);
+			rc = layout_begin(&l, dir, &why);
 		if (rc == TERN_EMALFORMED) {
 			log_err("cache: cannot create a cache in %s: %s", dir, why);
 			rc = -EIO;
 		}
 	}
 	if (rc)
-		return rc;
-	rc = -pthread_key_create(&s->reader_key, reader_exit);
+		goto fail_free;
+	struct shard_id id = { .n_shards = n_shards };
+	rc = layout_settle(&l, dir, n_shards, fresh, &id);
+	if (rc == 0)
+		rc = open_shards(c, dir, shard_bytes, opts->stale_s, &id);
+	else
+		rc = env_failure(rc, dir, &why);
+	if (rc) {
+		mdb_txn_abort(l.txn);
+		mdb_env_close(l.env);
+		goto fail_free;
+	}
+	memcpy(c->secret, id.secret, HASH_KEY_LEN);
+	rc = mdb_txn_commit(l.txn);
+	mdb_env_close(l.env);
+	if (rc) {
+		rc = env_failure(rc, dir, &why);
+		goto fail_shards;
+	}
+	rc = -pthread_key_create(&c->readers_key, readers_exit);
 	if (rc)
-		goto fail_env;
-	rc = -pthread_mutex_init(&s->readers_lock, NULL);
+		goto fail_shards;
+	rc = -pthread_mutex_init(&c->readers_lock, NULL);
 	if (rc)
 		goto fail_key;
-	s->readers = NULL;
-	s->sweep_at_len = 0;
+	*out = c;
 	return 0;
 
 fail_key:
-	pthread_key_delete(s->reader_key);
-fail_env:
-	mdb_env_close(s->env);
+	pthread_key_delete(c->readers_key);
+fail_shards:
+	for (unsigned i = 0; i < n_shards; i++)
+		shard_close(&c->shards[i]);
+fail_free:
+	free(c);
 	return rc;
-}
-
-static void shard_close(struct shard *s)
-{
-	/* No destructor runs after this; the readers left are ours to end. */
-	pthread_key_delete(s->reader_key);
-	pthread_mutex_lock(&s->readers_lock);
-	while (s->readers) {
-		struct reader *r = s->readers;
-		reader_unlink(s, r);
-		mdb_txn_abort(r->txn);
-		free(r);
-	}
-	pthread_mutex_unlock(&s->readers_lock);
-	pthread_mutex_destroy(&s->readers_lock);
-	mdb_env_close(s->env);
-}
-
-static struct shard *shard_of(struct cache *c, const uint8_t *key, size_t len)
-{
-	return &c->shard;
 }
 
 int cache_open(struct cache **out, const char *dir, size_t max_bytes)
 {
-	if (max_bytes < CACHE_MIN_BYTES)
-		return -EINVAL;
-	long page = sysconf(_SC_PAGESIZE);
-	if (page > 0 && max_bytes % (size_t)page)
-		max_bytes += (size_t)page - max_bytes % (size_t)page;
-	int rc = mkdir_p(dir);
-	if (rc) {
-		log_err("cache: cannot create %s: %s", dir, tern_strerror(rc));
-		return rc;
-	}
-	struct cache *c = calloc(1, sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	rc = shard_open(&c->shard, dir, max_bytes);
-	if (rc) {
-		free(c);
-		return rc;
-	}
-	*out = c;
-	return 0;
+	struct cache_opts opts = {
+		.max_bytes = max_bytes,
+		.n_shards = 0,
+		.stale_s = CACHE_STALE_DEFAULT_S,
+	};
+	return cache_open_ex(out, dir, &opts);
 }
 
 void cache_close(struct cache *c)
 {
 	if (!c)
 		return;
-	shard_close(&c->shard);
+	/* No destructor runs after this; the readers left are ours to end. */
+	pthread_key_delete(c->readers_key);
+	pthread_mutex_lock(&c->readers_lock);
+	while (c->readers) {
+		struct readers *r = c->readers;
+		readers_unlink(c, r);
+		readers_free(r);
+	}
+	pthread_mutex_unlock(&c->readers_lock);
+	pthread_mutex_destroy(&c->readers_lock);
+	for (unsigned i = 0; i < c->n_shards; i++)
+		shard_close(&c->shards[i]);
 	free(c);
 }
 
@@ -583,156 +432,58 @@ static bool put_ok(const struct cache_put *p)
 		return true;
 	if (key_name_len(p->name, KEY_NAME_MAX) < 0)
 		return false;
-	if (!fields_ok(p->type, e->kind, e->rank, e->verdict) || e->data_len > ENTRY_DATA_MAX)
+	if (!entry_fields_ok(p->type, e->kind, e->rank, e->verdict) || e->data_len > ENTRY_DATA_MAX)
 		return false;
 	if (e->data_len && !e->data)
 		return false;
-	return payload_ok(e->kind, e->n_rdata, e->n_sigs, e->data, e->data_len);
+	return entry_payload_ok(e->kind, e->n_rdata, e->n_sigs, e->data, e->data_len);
 }
 
-/* RFC 2181 5.4.1: data of a higher rank replaces lower, never the reverse
- * while the stored data is fresh (an answer is not replaced by glue). An
- * expired or unreadable entry is replaced by anything. */
-static bool may_replace(const MDB_val *old, uint16_t type, uint8_t new_rank, uint64_t now_s)
-{
-	struct entry_hdr h;
-	if (!entry_decode(&h, old, type))
-		return true;
-	return h.expire_at_s <= now_s || new_rank >= h.rank;
-}
-
-/* All of @puts in one write transaction. Returns an LMDB code. */
-static int shard_stash(struct shard *s, const struct cache_put *puts, size_t n, uint64_t now_s)
-{
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		const struct cache_put *p = &puts[i];
-		if (p->entry.ttl_s == 0 || !put_ok(p))
-			continue;
-		uint8_t kbuf[KEY_MAX];
-		int klen = key_encode(kbuf, p->name, p->type);
-		if (klen < 0)
-			continue; /* put_ok() has checked it */
-		MDB_val k = { (size_t)klen, kbuf };
-		MDB_val v;
-		rc = mdb_get(txn, s->dbi, &k, &v);
-		if (rc == 0 && !may_replace(&v, p->type, p->entry.rank, now_s))
-			continue;
-		if (rc && rc != MDB_NOTFOUND)
-			goto fail_abort;
-		v.mv_size = ENTRY_HDR_LEN + p->entry.data_len;
-		rc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
-		if (rc)
-			goto fail_abort;
-		entry_encode(v.mv_data, &p->entry, now_s + p->entry.ttl_s);
-	}
-	return mdb_txn_commit(txn);
-
-fail_abort:
-	mdb_txn_abort(txn);
-	return rc;
-}
-
-/* Delete expired and unreadable entries, looking at no more than SWEEP_MAX,
- * starting where the last sweep stopped and wrapping around once.
- * Returns the number deleted, or a negative LMDB code. */
-static long shard_sweep(struct shard *s, uint64_t now_s)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	long n_deleted = 0;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	rc = mdb_cursor_open(txn, s->dbi, &cur);
-	if (rc)
-		goto fail_abort;
-	MDB_val k = { s->sweep_at_len, s->sweep_at }, v;
-	rc = mdb_cursor_get(cur, &k, &v, s->sweep_at_len ? MDB_SET_RANGE : MDB_FIRST);
-	bool wrapped = s->sweep_at_len == 0;
-	for (int looked = 0; looked < SWEEP_MAX; looked++) {
-		if (rc == MDB_NOTFOUND && !wrapped) {
-			wrapped = true;
-			rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		}
-		if (rc)
-			break;
-		uint16_t type;
-		struct entry_hdr h;
-		if (!key_type_of(&k, &type) || !entry_decode(&h, &v, type) ||
-		    h.expire_at_s <= now_s) {
-			rc = mdb_cursor_del(cur, 0);
-			if (rc)
-				goto fail_cursor;
-			n_deleted++;
-		}
-		/* after a delete the cursor already sits on the next entry; LMDB's
-		 * MDB_NEXT knows this and does not skip it */
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	}
-	if (rc == 0 && k.mv_size <= sizeof(s->sweep_at)) {
-		memcpy(s->sweep_at, k.mv_data, k.mv_size);
-		s->sweep_at_len = k.mv_size;
-	} else if (rc == 0 || rc == MDB_NOTFOUND) {
-		s->sweep_at_len = 0;
-	} else {
-		goto fail_cursor;
-	}
-	mdb_cursor_close(cur);
-	rc = mdb_txn_commit(txn);
-	return rc ? rc : n_deleted;
-
-fail_cursor:
-	mdb_cursor_close(cur);
-fail_abort:
-	mdb_txn_abort(txn);
-	return rc;
-}
-
-/* A small write transaction of its own: rewrite the format record. */
-static int shard_tick(struct shard *s)
-{
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	rc = format_write(txn, s->dbi_meta);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_txn_commit(txn);
-}
+#define NO_SHARD 0xff
+#define STASH_STACK_PUTS 64 /* batches up to this size route without malloc */
 
 int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, uint64_t now_s)
 {
+	uint8_t which_stack[STASH_STACK_PUTS];
+	uint8_t *which = n <= STASH_STACK_PUTS ? which_stack : malloc(n);
+	if (!which)
+		return -ENOMEM;
+	bool touched[CACHE_SHARDS_MAX] = { false };
 	/* A bad put (say, an RR of reserved type 0 from a hostile upstream) costs
 	 * only itself, not the rest of the batch. */
 	size_t n_bad = 0;
-	for (size_t i = 0; i < n; i++)
-		n_bad += !put_ok(&puts[i]);
-	if (n_bad == n)
-		return n ? TERN_EMALFORMED : 0;
-	/* With shards, the puts would be grouped by shard_of() their key here. */
-	struct shard *s = shard_of(c, NULL, 0);
-	int rc = shard_stash(s, puts, n, now_s);
-	if (rc == MDB_MAP_FULL) {
-		/* Pages freed by transaction N are reusable from N+2 on: until then
-		 * LMDB's other meta page still points at the snapshot that used them.
-		 * Hence the sweep, a commit that only moves the transaction ID on, and
-		 * then the one retry. */
-		if (shard_sweep(s, now_s) > 0 && shard_tick(s) == 0)
-			rc = shard_stash(s, puts, n, now_s);
-		if (rc == MDB_MAP_FULL) {
-			log_debug("cache: full, %zu records not stored", n);
-			rc = 0;
+	for (size_t i = 0; i < n; i++) {
+		which[i] = NO_SHARD;
+		if (!put_ok(&puts[i])) {
+			n_bad++;
+			continue;
 		}
+		if (puts[i].entry.ttl_s == 0)
+			continue;
+		uint8_t key[KEY_MAX];
+		enum key_db db;
+		int len = key_locate(key, puts[i].name, puts[i].type, &db);
+		if (len < 0) {
+			n_bad++;
+			continue;
+		}
+		which[i] = (uint8_t)pick(c, key, (size_t)len);
+		touched[which[i]] = true;
 	}
+	/* One transaction per shard touched, in shard order; a failing shard does
+	 * not keep the others from storing their part. */
+	int rc = 0;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		if (!touched[i])
+			continue;
+		int shard_rc = shard_stash(&c->shards[i], puts, which, (uint8_t)i, n, now_s);
+		if (shard_rc && !rc)
+			rc = shard_rc;
+	}
+	if (which != which_stack)
+		free(which);
 	if (rc)
-		return err_from_mdb(s, rc);
+		return rc;
 	return n_bad ? TERN_EMALFORMED : 0;
 }
 
@@ -745,119 +496,291 @@ int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struc
 
 /* ---- reading ----------------------------------------------------------- */
 
-int cache_find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, struct arena *a,
-	       struct cache_entry *out)
+/* Whether an entry that expires at @expire_at_s may be handed out at @now_s,
+ * and with which TTL: the time left, or 0 and stale within @stale_s when
+ * @stale_ok (RFC 8767). */
+static inline bool entry_usable(struct cache_entry *e, uint64_t expire_at_s, uint64_t now_s,
+				bool stale_ok, uint32_t stale_s)
 {
-	uint8_t kbuf[KEY_MAX];
-	int klen = key_encode(kbuf, name, type);
-	if (klen < 0)
-		return klen;
-	struct shard *s = shard_of(c, kbuf, (size_t)klen);
-	int rc;
-	MDB_txn *txn = reader_begin(s, &rc);
-	if (!txn)
-		return err_from_mdb(s, rc);
-
-	MDB_val k = { (size_t)klen, kbuf }, v;
-	struct entry_hdr h;
-	rc = mdb_get(txn, s->dbi, &k, &v);
-	if (rc) {
-		rc = err_from_mdb(s, rc);
-		goto out_reset;
+	if (expire_at_s > now_s) {
+		uint64_t left_s = expire_at_s - now_s;
+		/* the clock stepped back since the stash: never hand out more than was given */
+		e->ttl_s = left_s > e->orig_ttl_s ? e->orig_ttl_s : (uint32_t)left_s;
+		return true;
 	}
-	if (!entry_decode(&h, &v, type)) {
+	if (!stale_ok || now_s - expire_at_s > stale_s)
+		return false;
+	e->stale = true;
+	e->ttl_s = 0;
+	return true;
+}
+
+static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		      bool stale_ok, uint32_t stale_s, cache_read_fn fn, void *ctx)
+{
+	uint8_t key[KEY_MAX];
+	enum key_db db;
+	int len = key_locate(key, name, type, &db);
+	if (len < 0)
+		return len;
+	unsigned i = pick(c, key, (size_t)len);
+	struct shard *s = &c->shards[i];
+	int rc;
+	MDB_txn *txn = reader_begin(c, i, &rc);
+	if (!txn)
+		return shard_err(s, rc);
+
+	MDB_val k = { (size_t)len, key }, v;
+	struct cache_entry e;
+	uint64_t expire_at_s;
+	rc = mdb_get(txn, s->dbi[db], &k, &v);
+	if (rc) {
+		rc = shard_err(s, rc);
+	} else if (cache_entry_decode(v.mv_data, v.mv_size, type, &e, &expire_at_s) != 0) {
 		log_debug("cache: ignoring an unreadable entry");
 		rc = TERN_ENOTFOUND;
-		goto out_reset;
-	}
-	if (h.expire_at_s <= now_s) {
+	} else if (!entry_usable(&e, expire_at_s, now_s, stale_ok, stale_s)) {
 		rc = TERN_ENOTFOUND;
-		goto out_reset;
+	} else {
+		shard_touch(s, key, (size_t)len);
+		rc = fn(ctx, &e);
 	}
-	uint8_t *data = NULL;
-	if (h.data_len) {
-		data = arena_alloc(a, h.data_len);
-		if (!data) {
-			rc = TERN_ELIMIT;
-			goto out_reset;
-		}
-		memcpy(data, (const uint8_t *)v.mv_data + ENTRY_HDR_LEN, h.data_len);
-	}
-	uint64_t left_s = h.expire_at_s - now_s;
-	/* the clock stepped back since the stash: never hand out more than was given */
-	if (left_s > h.orig_ttl_s)
-		left_s = h.orig_ttl_s;
-	*out = (struct cache_entry){
-		.kind = h.kind,
-		.rank = h.rank,
-		.verdict = h.verdict,
-		.ttl_s = (uint32_t)left_s,
-		.orig_ttl_s = h.orig_ttl_s,
-		.n_rdata = h.n_rdata,
-		.n_sigs = h.n_sigs,
-		.data = data,
-		.data_len = h.data_len,
-	};
-	rc = 0;
-
-out_reset:
 	reader_end(txn);
 	return rc;
 }
 
-size_t cache_count(struct cache *c)
+int cache_read(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+	       cache_read_fn fn, void *ctx)
 {
-	struct shard *s = shard_of(c, NULL, 0);
-	int rc;
-	MDB_txn *txn = reader_begin(s, &rc);
-	if (!txn)
-		return 0;
-	MDB_stat st;
-	rc = mdb_stat(txn, s->dbi, &st);
-	reader_end(txn);
-	return rc ? 0 : st.ms_entries;
+	return read_entry(c, name, type, now_s, false, 0, fn, ctx);
 }
 
-/* ---- removing ---------------------------------------------------------- */
+int cache_read_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		     uint32_t stale_s, cache_read_fn fn, void *ctx)
+{
+	return read_entry(c, name, type, now_s, true, stale_s, fn, ctx);
+}
+
+struct copy {
+	struct arena *a;
+	struct cache_entry *out;
+};
+
+/* cache_read_fn: copy the entry out of the map, into the arena. */
+static int copy_out(void *ctx, const struct cache_entry *e)
+{
+	struct copy *cp = ctx;
+	*cp->out = *e;
+	if (e->data_len) {
+		uint8_t *data = arena_alloc(cp->a, e->data_len);
+		if (!data)
+			return TERN_ELIMIT;
+		memcpy(data, e->data, e->data_len);
+		cp->out->data = data;
+	}
+	return 0;
+}
+
+int cache_find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, struct arena *a,
+	       struct cache_entry *out)
+{
+	struct copy cp = { a, out };
+	return read_entry(c, name, type, now_s, false, 0, copy_out, &cp);
+}
+
+int cache_find_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		     uint32_t stale_s, struct arena *a, struct cache_entry *out)
+{
+	struct copy cp = { a, out };
+	return read_entry(c, name, type, now_s, true, stale_s, copy_out, &cp);
+}
+
+/* ---- the closest enclosing zone cut ----------------------------------------- */
+
+/* The NS entry @v (under the cut key @key) as a zone cut at @now_s: copied to
+ * @out when it is a fresh NS RRset. Returns 0, TERN_ENOTFOUND (not a usable
+ * cut: expired, NODATA, unreadable) or TERN_ELIMIT. */
+static int take_cut(struct shard *s, const MDB_val *key, const MDB_val *v, uint64_t now_s,
+		    struct arena *a, struct cache_entry *out)
+{
+	struct cache_entry e;
+	uint64_t expire_at_s;
+	if (cache_entry_decode(v->mv_data, v->mv_size, KEY_TYPE_NS, &e, &expire_at_s) != 0 ||
+	    e.kind != CACHE_RRSET || !entry_usable(&e, expire_at_s, now_s, false, 0))
+		return TERN_ENOTFOUND;
+	shard_touch(s, key->mv_data, key->mv_size);
+	struct copy cp = { a, out };
+	return copy_out(&cp, &e);
+}
+
+/* The deepest cut at or above the name whose label prefix is @labels
+ * (@len bytes), among the ancestors of at least two labels, in shard @i.
+ * Sets *@cut_len to its label prefix's length.
+ *
+ * FORMAT: cache-key. "cuts" holds only NS keys, label prefix + END, in the
+ * canonical order, where an ancestor sorts before its descendants. Let T be
+ * the name, K its key, and C the greatest key below K. If C is an ancestor of
+ * T, it is the deepest one in "cuts". If not, let L be the closest common
+ * ancestor of C and T: no cut lies strictly between L and T on T's path, since
+ * such a cut D would sort between C and K (after C, which left the path at L
+ * with a smaller label; before K, as an ancestor of T). So the search goes on
+ * from L. Each step drops at least one label from T; usually the first finds it. */
+static int find_cut_in_shard(struct cache *c, unsigned i, const uint8_t *labels, size_t len,
+			     uint64_t now_s, struct arena *a, struct cache_entry *out,
+			     size_t *cut_len)
+{
+	struct shard *s = &c->shards[i];
+	int rc;
+	MDB_txn *txn = reader_begin(c, i, &rc);
+	if (!txn)
+		return shard_err(s, rc);
+	MDB_cursor *cur = reader_cuts(c, i, txn, &rc);
+	if (!cur) {
+		reader_end(txn);
+		return shard_err(s, rc);
+	}
+	uint8_t key[KEY_MAX];
+	size_t t_len = len;
+	rc = TERN_ENOTFOUND;
+	while (key_depth(labels, t_len) >= 2) {
+		memcpy(key, labels, t_len);
+		key[t_len] = 0; /* FORMAT: cache-key: END */
+		MDB_val k = { t_len + 1, key }, v;
+		int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (mrc == 0 && k.mv_size == t_len + 1 && memcmp(k.mv_data, key, t_len + 1) == 0) {
+			rc = take_cut(s, &k, &v, now_s, a, out);
+			if (rc != TERN_ENOTFOUND) {
+				*cut_len = t_len;
+				break;
+			}
+			t_len = key_parent_len(labels, t_len);
+			continue;
+		}
+		if (mrc == 0)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+		else if (mrc == MDB_NOTFOUND)
+			mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+		if (mrc) {
+			if (mrc != MDB_NOTFOUND)
+				rc = shard_err(s, mrc);
+			break;
+		}
+		const uint8_t *ck = k.mv_data;
+		if (k.mv_size == 0 || ck[k.mv_size - 1] != 0)
+			break; /* not a key of ours: a damaged file */
+		size_t c_len = k.mv_size - 1; /* without END */
+		size_t l_len = key_common_len(ck, c_len, labels, t_len);
+		if (l_len >= t_len)
+			break; /* cannot be, with keys of ours */
+		if (l_len == c_len && key_depth(ck, c_len) < 2)
+			break; /* the TLD or the root: their own shards say */
+		if (l_len == c_len) {
+			/* C is an ancestor of T: the deepest cut in the DB */
+			rc = take_cut(s, &k, &v, now_s, a, out);
+			if (rc != TERN_ENOTFOUND) {
+				*cut_len = c_len;
+				break;
+			}
+			t_len = key_parent_len(labels, c_len);
+		} else {
+			t_len = l_len;
+		}
+	}
+	reader_end(txn);
+	return rc;
+}
+
+/* The cut at exactly the name whose label prefix is @labels (@len bytes). */
+static int find_cut_at(struct cache *c, const uint8_t *labels, size_t len, uint64_t now_s,
+		       struct arena *a, struct cache_entry *out)
+{
+	uint8_t key[KEY_MAX];
+	memcpy(key, labels, len);
+	key[len] = 0; /* FORMAT: cache-key: END */
+	unsigned i = pick(c, key, len + 1);
+	struct shard *s = &c->shards[i];
+	int rc;
+	MDB_txn *txn = reader_begin(c, i, &rc);
+	if (!txn)
+		return shard_err(s, rc);
+	MDB_val k = { len + 1, key }, v;
+	rc = mdb_get(txn, s->dbi[KEY_DB_CUTS], &k, &v);
+	rc = rc ? shard_err(s, rc) : take_cut(s, &k, &v, now_s, a, out);
+	reader_end(txn);
+	return rc;
+}
+
+int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct arena *a,
+		   uint8_t zone_out[255], struct cache_entry *ns_out)
+{
+	uint8_t labels[KEY_MAX];
+	int len = key_prefix(labels, name, true);
+	if (len < 0)
+		return len;
+	unsigned depth = key_depth(labels, (size_t)len);
+	size_t cut_len = 0;
+	int rc = TERN_ENOTFOUND;
+	/* names of two labels and more: in the name's shard, ordered */
+	if (depth >= 2)
+		rc = find_cut_in_shard(c, pick(c, labels, (size_t)len), labels, (size_t)len, now_s,
+				       a, ns_out, &cut_len);
+	/* the TLD and the root: in shards of their own */
+	if (rc == TERN_ENOTFOUND && depth >= 1) {
+		/* FORMAT: cache-key: the first label and its SEP */
+		cut_len = (size_t)((const uint8_t *)memchr(labels, 0, (size_t)len) - labels) + 1;
+		rc = find_cut_at(c, labels, cut_len, now_s, a, ns_out);
+	}
+	if (rc == TERN_ENOTFOUND) {
+		cut_len = 0;
+		rc = find_cut_at(c, labels, 0, now_s, a, ns_out);
+	}
+	if (rc)
+		return rc;
+	/* the cut is the name without its first (depth - cut depth) labels */
+	unsigned skip = depth - key_depth(labels, cut_len);
+	const uint8_t *p = name;
+	while (skip-- > 0)
+		p += 1 + *p;
+	size_t zone_len = (size_t)key_name_len(p, KEY_NAME_MAX);
+	for (size_t j = 0; j < zone_len; j++)
+		zone_out[j] = p[j] >= 'A' && p[j] <= 'Z' ? (uint8_t)(p[j] + ('a' - 'A')) : p[j];
+	return 0;
+}
+
+/* ---- counting, removing -------------------------------------------------- */
+
+size_t cache_count(struct cache *c)
+{
+	size_t n = 0;
+	for (unsigned i = 0; i < c->n_shards; i++) {
+		int rc;
+		MDB_txn *txn = reader_begin(c, i, &rc);
+		if (!txn)
+			continue;
+		n += shard_count(&c->shards[i], txn);
+		reader_end(txn);
+	}
+	return n;
+}
 
 int cache_remove(struct cache *c, const uint8_t *name, bool subtree)
 {
 	uint8_t prefix[KEY_MAX];
-	int plen = key_prefix(prefix, name, subtree);
-	if (plen < 0)
-		return plen;
-	/* With shards, every shard would be swept the same way. */
-	struct shard *s = shard_of(c, NULL, 0);
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	int n_deleted = 0;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return err_from_mdb(s, rc);
-	rc = mdb_cursor_open(txn, s->dbi, &cur);
-	if (rc)
-		goto fail_abort;
-	/* FORMAT: cache-key: the keys at (and below) the name are one range */
-	MDB_val k = { (size_t)plen, prefix }, v;
-	rc = mdb_cursor_get(cur, &k, &v, plen ? MDB_SET_RANGE : MDB_FIRST);
-	while (rc == 0 && k.mv_size >= (size_t)plen &&
-	       memcmp(k.mv_data, prefix, (size_t)plen) == 0) {
-		rc = mdb_cursor_del(cur, 0);
-		if (rc)
-			goto fail_cursor;
-		if (n_deleted < INT_MAX)
-			n_deleted++;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	int len = key_prefix(prefix, name, subtree);
+	if (len < 0)
+		return len;
+	/* A name's own keys are in its shard, and so is its subtree when it has
+	 * two labels or more; below a TLD or the root, every shard has some. */
+	size_t labels_len = subtree ? (size_t)len : (size_t)len - 1;
+	bool one = !subtree || key_depth(prefix, labels_len) >= 2;
+	unsigned first = one ? pick(c, prefix, (size_t)len) : 0;
+	unsigned end = one ? first + 1 : c->n_shards;
+	long n = 0;
+	for (unsigned i = first; i < end; i++) {
+		long rc = shard_remove(&c->shards[i], prefix, (size_t)len);
+		if (rc < 0)
+			return (int)rc;
+		n += rc;
 	}
-	if (rc && rc != MDB_NOTFOUND)
-		goto fail_cursor;
-	mdb_cursor_close(cur);
-	rc = mdb_txn_commit(txn);
-	return rc ? err_from_mdb(s, rc) : n_deleted;
-
-fail_cursor:
-	mdb_cursor_close(cur);
-fail_abort:
-	mdb_txn_abort(txn);
-	return err_from_mdb(s, rc);
+	return n > INT_MAX ? INT_MAX : (int)n;
 }

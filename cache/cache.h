@@ -1,7 +1,8 @@
 /* cache/cache: what tern remembers, and for how long. Records live in LMDB in a
- * cache directory. Keys are (owner name lowercased in reversed label order, type)
- * so that names sort by zone; values carry the absolute expiry (wall clock), the
- * original TTL, the trust rank, the DNSSEC verdict and the RRset in wire form.
+ * cache directory, split into shards (one LMDB environment each). Keys are
+ * (owner name lowercased in reversed label order, type) so that names sort by
+ * zone; values carry the absolute expiry (wall clock), the original TTL, the
+ * trust rank, the DNSSEC verdict and the RRset in wire form.
  * This room knows no query and no server; it stores and returns RRsets. */
 #pragma once
 
@@ -48,8 +49,9 @@ struct cache_entry {
 	uint8_t kind;      /* enum cache_kind */
 	uint8_t rank;      /* enum rank */
 	uint8_t verdict;   /* enum verdict */
-	uint32_t ttl_s;    /* stash: the TTL to keep it; find: the seconds left (counted down) */
-	uint32_t orig_ttl_s; /* find: the TTL it was stored with */
+	bool stale;        /* read: expired, served within a stale window (RFC 8767); ttl_s is 0 */
+	uint32_t ttl_s;    /* stash: the TTL to keep it; read: the seconds left (counted down) */
+	uint32_t orig_ttl_s; /* read: the TTL it was stored with */
 	uint16_t n_rdata;
 	uint16_t n_sigs;
 	const uint8_t *data; /* the payload, see FORMAT above */
@@ -63,30 +65,83 @@ struct cache_put {
 	struct cache_entry entry;
 };
 
-/** The smallest map cache_open() accepts: LMDB's own pages plus some entries. */
-#define CACHE_MIN_BYTES (256 * 1024)
+/** Shards when the caller does not say: writes to different shards never wait
+ * on each other, and 4 covers the worker threads of the machines tern targets
+ * without spreading a small cache too thin. */
+#define CACHE_SHARDS_DEFAULT 4
+#define CACHE_SHARDS_MAX 64
+/** The smallest map of one shard. Below this, the pages that LMDB copies on
+ * write and frees only two commits later leave too little room for entries. */
+#define CACHE_SHARD_MIN_BYTES (512 * 1024)
+/** The smallest cache cache_open() accepts (it has one shard, then). */
+#define CACHE_MIN_BYTES CACHE_SHARD_MIN_BYTES
+/** How long expired entries are kept in preference to evicting others, when
+ * the caller does not say: RFC 8767 5 suggests a stale limit of 1 to 3 days. */
+#define CACHE_STALE_DEFAULT_S 86400
 
-/** Open (creating it if needed) the cache in directory @dir (created if missing),
- * with a map of at most @max_bytes. A cache written by an incompatible version,
- * or one that cannot be read, is replaced by a fresh one (with a log warning).
- * Returns 0 and *@out, or a negative error (-EINVAL if @max_bytes is below
- * CACHE_MIN_BYTES). */
+struct cache_opts {
+	size_t max_bytes;  /* the whole cache, split evenly over the shards */
+	/* 1 to CACHE_SHARDS_MAX; 0: CACHE_SHARDS_DEFAULT, or fewer when max_bytes
+	 * does not give each CACHE_SHARD_MIN_BYTES */
+	unsigned n_shards;
+	/* Entries expired longer than this are the first to be evicted when a shard
+	 * fills; entries expired for less may still be served stale. Set it to the
+	 * resolver's serve-stale window (0: serve-stale off). */
+	uint32_t stale_s;
+};
+
+/** Open (creating it if needed) the cache in directory @dir (created if
+ * missing) with @opts. The cache holds opts->n_shards LMDB environments, in
+ * @dir/shard-N/, each with a map of max_bytes / n_shards; @dir itself holds the
+ * layout (format, shard count, the secret of the shard hash). A cache written
+ * by an incompatible version, with another shard count, or one that cannot be
+ * read, is replaced by a fresh one (with a log warning); a damaged shard alone
+ * is replaced alone. Several processes may open one directory at once and
+ * share it, if they ask for the same shard count.
+ * Returns 0 and *@out, or a negative error (-EINVAL if n_shards is above
+ * CACHE_SHARDS_MAX or max_bytes below n_shards * CACHE_SHARD_MIN_BYTES). */
+int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *opts);
+/** cache_open_ex() with n_shards 0 (CACHE_SHARDS_DEFAULT shards, fewer for a
+ * small cache) and stale_s CACHE_STALE_DEFAULT_S. */
 int cache_open(struct cache **out, const char *dir, size_t max_bytes);
 /** Close the cache. Every thread must be done with it. */
 void cache_close(struct cache *c);
 
-/** Store @n entries in one write transaction. Each entry replaces what is stored
- * under its (name, type) only if the stored one has expired or has a rank not
- * higher than the new one. Entries with ttl_s 0 are not stored. The entries are
- * copied; the caller keeps ownership of @puts. Returns 0 or a negative error
- * (the cache being full is not an error: entries are dropped). A malformed
- * entry (bad name, kind that does not fit the type, payload not as FORMAT:
- * cache-payload says) is skipped, the others are stored, and the result is
- * TERN_EMALFORMED. */
+/** Store @n entries: one write transaction per shard that they touch, committed
+ * before return (a read right after sees them). Each entry replaces what is
+ * stored under its (name, type) only if the stored one has expired or has a
+ * rank not higher than the new one. Entries with ttl_s 0 are not stored. The
+ * entries are copied; the caller keeps ownership of @puts. A full shard evicts
+ * (expired entries first, then the least recently used) to make room.
+ * Returns 0 or a negative error (the cache being full is not an error: entries
+ * that still do not fit are dropped). A malformed entry (bad name, kind that
+ * does not fit the type, payload not as FORMAT: cache-payload says) is skipped,
+ * the others are stored, and the result is TERN_EMALFORMED. */
 int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, uint64_t now_s);
 /** cache_stash_many() for one entry. */
 int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struct cache_entry *e,
 		uint64_t now_s);
+
+/** Called by cache_read() with the entry found. @e and e->data point into the
+ * LMDB map (borrowed: valid only until the callback returns; copy what you
+ * keep). The callback must not call into the cache. Its return value is
+ * cache_read()'s. */
+typedef int (*cache_read_fn)(void *ctx, const struct cache_entry *e);
+
+/** Look up (@name, @type) as fresh at @now_s and call @fn(@ctx, entry) on it,
+ * without copying: the path of every cache-hit answer. e->ttl_s is the time
+ * left. No allocation, no lock, no write to shared memory in the steady state:
+ * safe to call from many threads at once (each thread keeps one read
+ * transaction per shard, reset between calls).
+ * Returns what @fn returned, TERN_ENOTFOUND (absent or expired; @fn is not
+ * called), TERN_EMALFORMED (@name is not a name) or another negative error. */
+int cache_read(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+	       cache_read_fn fn, void *ctx);
+/** cache_read(), but an entry that expired at most @stale_s seconds before
+ * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller
+ * picks the TTL it answers with). A fresh entry comes with stale false. */
+int cache_read_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		     uint32_t stale_s, cache_read_fn fn, void *ctx);
 
 /** Find the entry for (@name, @type) that has not expired at @now_s.
  * On success fills @out; out->data is a copy owned by @a (nothing points into
@@ -96,6 +151,19 @@ int cache_stash(struct cache *c, const uint8_t *name, uint16_t type, const struc
  * Lock-free: safe to call from many threads at once. */
 int cache_find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, struct arena *a,
 	       struct cache_entry *out);
+/** cache_find() with the stale window of cache_read_stale(). */
+int cache_find_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		     uint32_t stale_s, struct arena *a, struct cache_entry *out);
+
+/** The closest enclosing zone cut of @name: its deepest ancestor (or @name
+ * itself) with a fresh NS RRset (kind CACHE_RRSET) at @now_s. Writes that
+ * ancestor, lowercased, in uncompressed wire form to @zone_out, and its NS
+ * RRset to @ns_out as cache_find() would (data owned by @a). A few ordered
+ * lookups in @name's shard, then one lookup each for its TLD and the root.
+ * Returns 0, TERN_ENOTFOUND (no cut cached, not even the root),
+ * TERN_EMALFORMED, TERN_ELIMIT (@a at its cap) or a negative error. */
+int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct arena *a,
+		   uint8_t zone_out[255], struct cache_entry *ns_out);
 
 /** Remove every entry at @name and, if @subtree, below it. Returns the count or an error. */
 int cache_remove(struct cache *c, const uint8_t *name, bool subtree);

@@ -101,3 +101,63 @@ int key_prefix(uint8_t out[KEY_MAX], const uint8_t *name, bool subtree)
 		out[w++] = KEY_END; /* FORMAT: cache-key */
 	return w;
 }
+
+size_t key_domain_len(const uint8_t *key, size_t len)
+{
+	size_t pos = 0;
+	/* FORMAT: cache-key: a label starts with a non-zero byte; END is zero */
+	for (int n = 0; n < 2 && pos < len && key[pos] != KEY_END; n++) {
+		const uint8_t *sep = memchr(key + pos, KEY_SEP, len - pos);
+		if (!sep)
+			break;
+		pos = (size_t)(sep - key) + 1;
+	}
+	return pos;
+}
+
+unsigned key_depth(const uint8_t *labels, size_t len)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < len; i++)
+		n += labels[i] == KEY_SEP; /* FORMAT: cache-key: no label byte is 0 */
+	return n;
+}
+
+size_t key_parent_len(const uint8_t *labels, size_t len)
+{
+	/* the last byte is the last label's SEP; the one before it ends the parent */
+	size_t i = len > 0 ? len - 1 : 0;
+	while (i > 0 && labels[i - 1] != KEY_SEP)
+		i--;
+	return i;
+}
+
+size_t key_common_len(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len)
+{
+	size_t n = a_len < b_len ? a_len : b_len, p = 0;
+	while (p < n && a[p] == b[p])
+		p++;
+	/* back to the end of the last label both hold whole */
+	while (p > 0 && a[p - 1] != KEY_SEP)
+		p--;
+	return p;
+}
+
+int key_locate(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type, enum key_db *db)
+{
+	*db = type == KEY_TYPE_NS ? KEY_DB_CUTS : KEY_DB_RRSETS;
+	return type == KEY_TYPE_NS ? key_prefix(out, name, false) : key_encode(out, name, type);
+}
+
+bool key_type(const uint8_t *key, size_t len, enum key_db db, uint16_t *type)
+{
+	/* FORMAT: cache-key: "cuts" keys end with END; "rrsets" keys with the type */
+	if (db == KEY_DB_CUTS) {
+		*type = KEY_TYPE_NS;
+		return len >= 1 && key[len - 1] == KEY_END;
+	}
+	if (len < 3)
+		return false;
+	*type = (uint16_t)(key[len - 2] << 8 | key[len - 1]);
+	return true;
+}

@@ -32,3 +32,40 @@ int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type);
  * is empty (length 0): every key has it.
  * Returns the prefix's length, or TERN_EMALFORMED. */
 int key_prefix(uint8_t out[KEY_MAX], const uint8_t *name, bool subtree);
+
+/* FORMAT: cache-key: the DB that holds an RRset. NS RRsets live apart, in
+ * "cuts", keyed by the name alone (key_prefix(name, false)): that DB holds
+ * nothing but zone cuts, so the closest enclosing cut of a name is an ordered
+ * lookup among cuts only. Every other type lives in "rrsets" (key_encode). */
+enum key_db {
+	KEY_DB_RRSETS = 0,
+	KEY_DB_CUTS = 1,
+};
+#define KEY_DBS 2
+#define KEY_TYPE_NS 2 /* RFC 1035 3.2.2 */
+
+/** Encode the key of (@name, @type) in the DB *@db that holds it.
+ * Returns the key's length, or TERN_EMALFORMED. */
+int key_locate(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type, enum key_db *db);
+
+/** The type of the entry stored under @key (@len bytes) in @db; false if the
+ * key is too short to be one of ours. */
+bool key_type(const uint8_t *key, size_t len, enum key_db db, uint16_t *type);
+
+/* The helpers below work on a *label prefix*: the start of a key made of whole
+ * labels, each with its SEP, as key_prefix(name, true) writes it (the root's is
+ * empty). Cut keys (FORMAT: cache-key, the "cuts" DB) are a label prefix plus
+ * one END byte. */
+
+/** Length of the label prefix of the first (at most) two labels of @key (a
+ * whole key or a label prefix of @len bytes): the part that picks the shard.
+ * 0 for the root. */
+size_t key_domain_len(const uint8_t *key, size_t len);
+/** Number of labels in the label prefix @labels of @len bytes. */
+unsigned key_depth(const uint8_t *labels, size_t len);
+/** Length of the label prefix of the parent of the name whose label prefix is
+ * @labels (@len > 0: the root has no parent). */
+size_t key_parent_len(const uint8_t *labels, size_t len);
+/** Length of the label prefix of the closest common ancestor of two names,
+ * given their label prefixes. */
+size_t key_common_len(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len);

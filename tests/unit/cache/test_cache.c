@@ -1,163 +1,20 @@
 /* tests for cache/cache: round trips, TTL and rank rules (RFC 2181 5.4.1), negative
- * entries (RFC 2308), subtree removal, persistence, recovery from damaged or
- * foreign files, a full map, and readers running while a writer stashes.
- * Each test gets its own cache directory under /tmp. */
-#define _GNU_SOURCE
+ * entries (RFC 2308), subtree removal, zero-copy and stale reads (RFC 8767), the
+ * closest enclosing zone cut, shard routing and batching, and readers running
+ * while a writer stashes. Files and processes: test_cache_files.c; eviction:
+ * test_evict.c. Each test gets its own cache directory under /tmp. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "cache/cache.h"
-#include "cache/key.h"
-#include "base/arena.h"
-#include "base/err.h"
+#include "tests/unit/cache/helpers.h"
+#include "cache/impl.h"
 #include "base/log.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
-#include <lmdb.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#define NOW 1700000000ULL
-#define MAP_BYTES (8u << 20)
-
-struct fixture {
-	char dir[64];
-	struct cache *c;
-	struct arena *a;
-};
-
-/* ---- helpers ------------------------------------------------------------ */
-
-/* "www.example.com." -> uncompressed wire form */
-static const uint8_t *wire(uint8_t out[256], const char *text)
-{
-	size_t w = 0;
-	while (*text && strcmp(text, ".") != 0) {
-		size_t len_at = w++;
-		while (*text && *text != '.')
-			out[w++] = (uint8_t)*text++;
-		out[len_at] = (uint8_t)(w - len_at - 1);
-		if (*text == '.')
-			text++;
-	}
-	out[w] = 0;
-	return out;
-}
-
-struct payload {
-	uint8_t b[4096];
-	uint32_t len;
-};
-
-static void payload_add(struct payload *p, const void *rdata, uint16_t rdlen)
-{
-	p->b[p->len++] = (uint8_t)(rdlen >> 8);
-	p->b[p->len++] = (uint8_t)rdlen;
-	memcpy(p->b + p->len, rdata, rdlen);
-	p->len += rdlen;
-}
-
-static struct cache_entry rrset(const struct payload *p, uint16_t n_rdata, uint16_t n_sigs,
-				uint8_t rank, uint32_t ttl_s)
-{
-	return (struct cache_entry){
-		.kind = CACHE_RRSET, .rank = rank, .verdict = VERDICT_NONE, .ttl_s = ttl_s,
-		.n_rdata = n_rdata, .n_sigs = n_sigs, .data = p->b, .data_len = p->len,
-	};
-}
-
-/* An A RRset with one address, 10.0.0.@last. */
-static struct cache_entry a_rrset(struct payload *p, uint8_t last, uint8_t rank, uint32_t ttl_s)
-{
-	const uint8_t addr[4] = { 10, 0, 0, last };
-	p->len = 0;
-	payload_add(p, addr, 4);
-	return rrset(p, 1, 0, rank, ttl_s);
-}
-
-static void stash_a(struct cache *c, const char *name, uint8_t last, uint8_t rank, uint32_t ttl_s,
-		    uint64_t now_s)
-{
-	uint8_t n[256];
-	struct payload p;
-	struct cache_entry e = a_rrset(&p, last, rank, ttl_s);
-	assert_int_equal(cache_stash(c, wire(n, name), 1, &e, now_s), 0);
-}
-
-/* The last address byte of the A RRset at @name, or -1 if not found. */
-static int find_a(struct fixture *f, const char *name, uint64_t now_s)
-{
-	uint8_t n[256];
-	struct cache_entry e;
-	int rc = cache_find(f->c, wire(n, name), 1, now_s, f->a, &e);
-	if (rc == TERN_ENOTFOUND)
-		return -1;
-	assert_int_equal(rc, 0);
-	assert_int_equal(e.data_len, 6);
-	return e.data[5];
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static void data_path(char out[128], const struct fixture *f, const char *file)
-{
-	snprintf(out, 128, "%s/%s", f->dir, file);
-}
-
-static void reopen(struct fixture *f)
-{
-	cache_close(f->c);
-	f->c = NULL;
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-}
-
-/* Open the files with LMDB directly, as another program would; the cache is closed. */
-static void raw_open(struct fixture *f, MDB_env **env, MDB_txn **txn)
-{
-	assert_int_equal(mdb_env_create(env), 0);
-	assert_int_equal(mdb_env_set_maxdbs(*env, 2), 0);
-	assert_int_equal(mdb_env_set_mapsize(*env, MAP_BYTES), 0);
-	assert_int_equal(mdb_env_open(*env, f->dir, 0, 0600), 0);
-	assert_int_equal(mdb_txn_begin(*env, NULL, 0, txn), 0);
-}
-
-static int setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	if (!f)
-		return -1;
-	strcpy(f->dir, "/tmp/tern-test-cache-XXXXXX");
-	if (!mkdtemp(f->dir) || cache_open(&f->c, f->dir, MAP_BYTES) != 0)
-		return -1;
-	f->a = arena_create(1 << 20);
-	*state = f;
-	return f->a ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *f = *state;
-	cache_close(f->c);
-	arena_destroy(f->a);
-	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
 
 /* ---- round trip, TTL -------------------------------------------------- */
 
@@ -470,291 +327,372 @@ static void test_cache_removes_everything_below_root(void **state)
 	assert_int_equal(cache_remove(f->c, n, true), 0);
 }
 
-/* ---- files: persistence, recovery ----------------------------------------- */
+/* ---- zero-copy reads ------------------------------------------------------ */
 
-static void test_cache_persists_across_reopen(void **state)
+struct seen {
+	int n_calls;
+	struct cache_entry e;
+	uint8_t data[64];
+};
+
+static int remember(void *ctx, const struct cache_entry *e)
+{
+	struct seen *s = ctx;
+	s->n_calls++;
+	s->e = *e;
+	if (e->data_len <= sizeof(s->data))
+		memcpy(s->data, e->data, e->data_len);
+	return 42;
+}
+
+static void test_cache_read_passes_entry_in_the_map_and_returns_callback_result(void **state)
 {
 	struct fixture *f = *state;
-	stash_a(f->c, "example.com.", 4, RANK_ANSWER, 300, NOW);
-	reopen(f);
-	assert_int_equal(cache_count(f->c), 1);
-	assert_int_equal(find_a(f, "example.com.", NOW + 1), 4);
+	uint8_t n[256];
+	struct payload p;
+	struct cache_entry in = a_rrset(&p, 9, RANK_ANSWER, 300);
+	in.verdict = VERDICT_SECURE;
+	assert_int_equal(cache_stash(f->c, wire(n, "www.example.com."), 1, &in, NOW), 0);
+
+	struct seen s = { 0 };
+	assert_int_equal(cache_read(f->c, n, 1, NOW + 100, remember, &s), 42);
+	assert_int_equal(s.n_calls, 1);
+	assert_int_equal(s.e.kind, CACHE_RRSET);
+	assert_int_equal(s.e.rank, RANK_ANSWER);
+	assert_int_equal(s.e.verdict, VERDICT_SECURE);
+	assert_false(s.e.stale);
+	assert_int_equal(s.e.ttl_s, 200);
+	assert_int_equal(s.e.orig_ttl_s, 300);
+	assert_int_equal(s.e.n_rdata, 1);
+	assert_int_equal(s.e.data_len, p.len);
+	assert_memory_equal(s.data, p.b, p.len);
+	assert_true(s.e.data != p.b); /* in the map, not the caller's buffer */
+
+	/* absent, other type, expired: the callback is not called */
+	assert_int_equal(cache_read(f->c, wire(n, "nope.example.com."), 1, NOW, remember, &s),
+			 TERN_ENOTFOUND);
+	assert_int_equal(cache_read(f->c, wire(n, "www.example.com."), 28, NOW, remember, &s),
+			 TERN_ENOTFOUND);
+	assert_int_equal(cache_read(f->c, n, 1, NOW + 300, remember, &s), TERN_ENOTFOUND);
+	assert_int_equal(s.n_calls, 1);
+	uint8_t bad[2] = { 0xc0, 0 };
+	assert_int_equal(cache_read(f->c, bad, 1, NOW, remember, &s), TERN_EMALFORMED);
 }
 
-static void test_cache_creates_missing_directories_private(void **state)
+/* ---- serve-stale, RFC 8767 ------------------------------------------------- */
+
+static void test_cache_read_stale_serves_expired_entries_within_window(void **state)
 {
 	struct fixture *f = *state;
-	char dir[128];
-	struct stat st;
-	struct cache *c;
-	snprintf(dir, sizeof(dir), "%s/a/b/c", f->dir);
-	assert_int_equal(cache_open(&c, dir, MAP_BYTES), 0);
-	cache_close(c);
-	assert_int_equal(stat(dir, &st), 0);
-	assert_true(S_ISDIR(st.st_mode));
-	assert_int_equal(st.st_mode & 0777, 0700);
-	assert_int_equal(cache_open(&c, dir, CACHE_MIN_BYTES - 1), -EINVAL);
-}
+	uint8_t n[256];
+	struct seen s = { 0 };
+	stash_a(f->c, "www.example.com.", 7, RANK_ANSWER, 300, NOW);
+	wire(n, "www.example.com.");
 
-static void test_cache_starts_empty_on_other_format_version(void **state)
-{
-	struct fixture *f = *state;
-	stash_a(f->c, "example.com.", 4, RANK_ANSWER, 300, NOW);
-	cache_close(f->c);
-	f->c = NULL;
+	/* fresh: as cache_read */
+	assert_int_equal(cache_read_stale(f->c, n, 1, NOW + 10, 60, remember, &s), 42);
+	assert_false(s.e.stale);
+	assert_int_equal(s.e.ttl_s, 290);
+	/* expired 10 s ago: stale, TTL 0, the data intact */
+	assert_int_equal(cache_read(f->c, n, 1, NOW + 310, remember, &s), TERN_ENOTFOUND);
+	assert_int_equal(cache_read_stale(f->c, n, 1, NOW + 310, 60, remember, &s), 42);
+	assert_true(s.e.stale);
+	assert_int_equal(s.e.ttl_s, 0);
+	assert_int_equal(s.e.orig_ttl_s, 300);
+	assert_int_equal(s.data[5], 7);
+	/* at the edge of the window, and past it */
+	assert_int_equal(cache_read_stale(f->c, n, 1, NOW + 360, 60, remember, &s), 42);
+	assert_int_equal(cache_read_stale(f->c, n, 1, NOW + 361, 60, remember, &s), TERN_ENOTFOUND);
+	assert_int_equal(cache_read_stale(f->c, n, 1, NOW + 300, 0, remember, &s), 42);
+	assert_true(s.e.stale);
 
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi meta;
-	raw_open(f, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	MDB_val k = { 6, "format" }, v;
-	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
-	uint8_t other[4];
-	memcpy(other, v.mv_data, 4);
-	other[0]++;
-	v.mv_data = other;
-	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	assert_int_equal(cache_count(f->c), 0);
-	assert_int_equal(find_a(f, "example.com.", NOW), -1);
-	/* the fresh cache works and keeps its format */
-	stash_a(f->c, "example.com.", 5, RANK_ANSWER, 300, NOW);
-	reopen(f);
-	assert_int_equal(find_a(f, "example.com.", NOW), 5);
-}
-
-static void test_cache_starts_empty_on_entries_without_format(void **state)
-{
-	struct fixture *f = *state;
-	stash_a(f->c, "example.com.", 4, RANK_ANSWER, 300, NOW);
-	cache_close(f->c);
-	f->c = NULL;
-
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi meta;
-	raw_open(f, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	MDB_val k = { 6, "format" };
-	assert_int_equal(mdb_del(txn, meta, &k, NULL), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	assert_int_equal(cache_count(f->c), 0);
-}
-
-static void fill_file(const char *path, off_t at, size_t len, unsigned seed)
-{
-	int fd = open(path, O_WRONLY);
-	assert_true(fd >= 0);
-	uint8_t *junk = malloc(len);
-	assert_non_null(junk);
-	srand(seed);
-	for (size_t i = 0; i < len; i++)
-		junk[i] = (uint8_t)rand();
-	assert_int_equal(pwrite(fd, junk, len, at), (ssize_t)len);
-	free(junk);
-	close(fd);
-}
-
-static void stash_many_a(struct cache *c, int n, uint64_t now_s)
-{
-	for (int i = 0; i < n; i++) {
-		char name[64];
-		snprintf(name, sizeof(name), "n%d.example.com.", i);
-		stash_a(c, name, (uint8_t)i, RANK_ANSWER, 300, now_s);
-	}
-}
-
-static void test_cache_starts_empty_on_garbage_file(void **state)
-{
-	struct fixture *f = *state;
-	char path[128];
-	stash_many_a(f->c, 100, NOW);
-	cache_close(f->c);
-	f->c = NULL;
-	data_path(path, f, "data.mdb");
-	fill_file(path, 0, 64 * 1024, 1);
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	assert_int_equal(cache_count(f->c), 0);
-	stash_a(f->c, "example.com.", 5, RANK_ANSWER, 300, NOW);
-	assert_int_equal(find_a(f, "example.com.", NOW), 5);
-}
-
-static void test_cache_starts_empty_on_garbage_lock_file(void **state)
-{
-	struct fixture *f = *state;
-	char path[128];
-	cache_close(f->c);
-	f->c = NULL;
-	data_path(path, f, "lock.mdb");
-	fill_file(path, 0, 8192, 2);
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	stash_a(f->c, "example.com.", 5, RANK_ANSWER, 300, NOW);
-	assert_int_equal(find_a(f, "example.com.", NOW), 5);
-}
-
-static void test_cache_starts_empty_on_truncated_file(void **state)
-{
-	struct fixture *f = *state;
-	char path[128];
-	static const off_t sizes[] = { 5 * 4096, 100, 0 };
-	data_path(path, f, "data.mdb");
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
-		stash_many_a(f->c, 500, NOW);
-		cache_close(f->c);
-		f->c = NULL;
-		assert_int_equal(truncate(path, sizes[i]), 0);
-
-		assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-		assert_int_equal(cache_count(f->c), 0);
-		assert_int_equal(find_a(f, "n7.example.com.", NOW), -1);
-		stash_a(f->c, "example.com.", 5, RANK_ANSWER, 300, NOW);
-		assert_int_equal(find_a(f, "example.com.", NOW), 5);
-	}
-}
-
-static void test_cache_treats_damaged_entry_as_absent(void **state)
-{
-	struct fixture *f = *state;
-	uint8_t n[256], key[KEY_MAX];
-	stash_a(f->c, "example.com.", 1, RANK_ANSWER, 300, NOW);
-	stash_a(f->c, "www.example.com.", 1, RANK_ANSWER, 300, NOW);
-	cache_close(f->c);
-	f->c = NULL;
-
-	/* overwrite the values with well-sized headers that lie about lengths */
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	raw_open(f, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "rrsets", 0, &dbi), 0);
-	static const char *const names[] = { "example.com.", "www.example.com." };
-	for (int i = 0; i < 2; i++) {
-		MDB_val k = { (size_t)key_encode(key, wire(n, names[i]), 1), key }, v;
-		assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
-		uint8_t copy[64];
-		assert_true(v.mv_size <= sizeof(copy));
-		memcpy(copy, v.mv_data, v.mv_size);
-		if (i == 0)
-			copy[20]++; /* data_len one more than the value holds */
-		else
-			copy[24 + 1]++; /* the rdlen inside the payload */
-		v.mv_data = copy;
-		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	}
-	/* and one value too short for a header */
-	wire(n, "short.example.com.");
-	MDB_val k = { (size_t)key_encode(key, n, 1), key }, v = { 3, "abc" };
-	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	assert_int_equal(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	assert_int_equal(find_a(f, "example.com.", NOW), -1);
-	assert_int_equal(find_a(f, "www.example.com.", NOW), -1);
-	assert_int_equal(find_a(f, "short.example.com.", NOW), -1);
-	/* even glue replaces what cannot be read */
-	stash_a(f->c, "example.com.", 9, RANK_ADDITIONAL, 300, NOW);
-	assert_int_equal(find_a(f, "example.com.", NOW), 9);
-}
-
-/* Child processes that die by SIGKILL: once after committing, once while it
- * may be in the middle of a write transaction (holding LMDB's writer lock). */
-static void test_cache_survives_kill_9_of_a_writer(void **state)
-{
-	struct fixture *f = *state;
-	cache_close(f->c); /* LMDB: one open of an environment per process */
-	f->c = NULL;
-
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct cache *c;
-		if (cache_open(&c, f->dir, MAP_BYTES) != 0)
-			_exit(1);
-		stash_many_a(c, 100, NOW);
-		raise(SIGKILL);
-	}
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct cache *c;
-		if (cache_open(&c, f->dir, MAP_BYTES) != 0)
-			_exit(1);
-		for (uint64_t i = 0;; i++)
-			stash_a(c, "busy.example.com.", (uint8_t)i, RANK_ANSWER, 300, NOW);
-	}
-	usleep(50 * 1000);
-	kill(pid, SIGKILL);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFSIGNALED(status));
-
-	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
-	assert_int_equal(find_a(f, "n0.example.com.", NOW), 0);
-	assert_int_equal(find_a(f, "n99.example.com.", NOW), 99);
-	stash_a(f->c, "after.example.com.", 7, RANK_ANSWER, 300, NOW);
-	assert_int_equal(find_a(f, "after.example.com.", NOW), 7);
-}
-
-/* ---- a full map ------------------------------------------------------------ */
-
-static void test_cache_keeps_serving_when_map_is_full(void **state)
-{
-	struct fixture *f = *state;
-	struct cache *c;
-	char dir[128];
-	snprintf(dir, sizeof(dir), "%s/small", f->dir);
-	assert_int_equal(cache_open(&c, dir, CACHE_MIN_BYTES), 0);
-
-	uint8_t rdata[200];
-	memset(rdata, 0xab, sizeof(rdata));
-	struct payload p = { .len = 0 };
-	payload_add(&p, rdata, sizeof(rdata));
-	struct cache_entry e = rrset(&p, 1, 0, RANK_ANSWER, 300);
-	uint8_t names[20][256];
-	struct cache_put puts[20];
-	size_t before = 0;
-	for (int batch = 0; batch < 100; batch++) {
-		for (int i = 0; i < 20; i++) {
-			char text[64];
-			snprintf(text, sizeof(text), "n%d.example.com.", batch * 20 + i);
-			puts[i] = (struct cache_put){ .name = wire(names[i], text), .type = 1, .entry = e };
-		}
-		assert_int_equal(cache_stash_many(c, puts, 20, NOW), 0);
-		if (batch == 0)
-			before = cache_count(c);
-	}
-	size_t full = cache_count(c);
-	assert_int_equal(before, 20);
-	assert_true(full > 20 && full < 2000); /* it filled up, and dropped the rest */
-
-	/* what is stored is still served */
+	/* the copying variant */
 	struct cache_entry out;
-	assert_int_equal(cache_find(c, wire(names[0], "n0.example.com."), 1, NOW, f->a, &out), 0);
-	assert_memory_equal(out.data, p.b, p.len);
+	assert_int_equal(cache_find(f->c, n, 1, NOW + 310, f->a, &out), TERN_ENOTFOUND);
+	assert_int_equal(cache_find_stale(f->c, n, 1, NOW + 310, 60, f->a, &out), 0);
+	assert_true(out.stale);
+	assert_int_equal(out.ttl_s, 0);
+	assert_int_equal(out.data[5], 7);
 
-	/* once entries have expired, new ones find room */
-	for (int i = 0; i < 20; i++) {
-		char text[64];
-		snprintf(text, sizeof(text), "later%d.example.com.", i);
-		puts[i] = (struct cache_put){ .name = wire(names[i], text), .type = 1, .entry = e };
+	/* reads never delete: the expired entry is still stored */
+	assert_int_equal(cache_count(f->c), 1);
+}
+
+static void test_cache_replaces_stale_entry_with_anything(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256];
+	struct cache_entry out;
+	stash_a(f->c, "ns.example.com.", 1, RANK_ANSWER, 300, NOW);
+	stash_a(f->c, "ns.example.com.", 2, RANK_ADDITIONAL, 300, NOW + 400);
+	assert_int_equal(cache_find_stale(f->c, wire(n, "ns.example.com."), 1, NOW + 400, 3600, f->a,
+					  &out), 0);
+	assert_false(out.stale);
+	assert_int_equal(out.data[5], 2);
+}
+
+/* ---- the closest enclosing zone cut ------------------------------------------ */
+
+/* The zone that cache_find_cut() returns for @name as text, or "-" for none. */
+static const char *cut_of(struct fixture *f, const char *name, uint64_t now_s, char out[256])
+{
+	uint8_t n[256], zone[255];
+	struct cache_entry ns;
+	memset(zone, 0xee, sizeof(zone));
+	int rc = cache_find_cut(f->c, wire(n, name), now_s, f->a, zone, &ns);
+	if (rc == TERN_ENOTFOUND)
+		return strcpy(out, "-");
+	assert_int_equal(rc, 0);
+	assert_int_equal(ns.kind, CACHE_RRSET);
+	assert_false(ns.stale);
+	assert_true(ns.ttl_s > 0);
+	/* the NS RRset is the one stashed at that zone: it names ns1.<zone> */
+	char target[256], want[300];
+	text_of(out, zone);
+	text_of(target, ns.data + 2);
+	snprintf(want, sizeof(want), "ns1.%s", strcmp(out, ".") == 0 ? "" : out);
+	assert_string_equal(target, want);
+	return out;
+}
+
+static void test_cache_find_cut_returns_deepest_ancestor_with_ns(void **state)
+{
+	struct fixture *f = *state;
+	char z[256];
+	assert_string_equal(cut_of(f, "www.example.com.", NOW, z), "-");
+	stash_ns(f->c, ".", 3600, NOW);
+	stash_ns(f->c, "com.", 3600, NOW);
+	stash_ns(f->c, "example.com.", 3600, NOW);
+	stash_ns(f->c, "sub.example.com.", 3600, NOW);
+	/* other data at the names must not matter */
+	stash_a(f->c, "www.example.com.", 1, RANK_ANSWER, 300, NOW);
+	stash_a(f->c, "a.sub.example.com.", 1, RANK_ANSWER, 300, NOW);
+
+	assert_string_equal(cut_of(f, "www.a.sub.example.com.", NOW, z), "sub.example.com.");
+	assert_string_equal(cut_of(f, "sub.example.com.", NOW, z), "sub.example.com.");
+	assert_string_equal(cut_of(f, "www.example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "other.com.", NOW, z), "com.");
+	assert_string_equal(cut_of(f, "com.", NOW, z), "com.");
+	assert_string_equal(cut_of(f, "www.example.org.", NOW, z), ".");
+	assert_string_equal(cut_of(f, "org.", NOW, z), ".");
+	assert_string_equal(cut_of(f, ".", NOW, z), ".");
+	/* the zone comes back lowercased; the case of the question does not matter */
+	assert_string_equal(cut_of(f, "WWW.Sub.EXAMPLE.com.", NOW, z), "sub.example.com.");
+}
+
+static void test_cache_find_cut_skips_cuts_that_are_not_ancestors(void **state)
+{
+	struct fixture *f = *state;
+	char z[256];
+	/* siblings and cousins that sort between an ancestor and the name */
+	static const char *const cuts[] = { "example.com.", "a.example.com.", "b.example.com.",
+					    "zz.a.example.com.", "a-b.example.com.",
+					    "exampl.com.", "example0.com." };
+	for (size_t i = 0; i < sizeof(cuts) / sizeof(cuts[0]); i++)
+		stash_ns(f->c, cuts[i], 3600, NOW);
+	assert_string_equal(cut_of(f, "c.example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "www.c.example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "x.zz.a.example.com.", NOW, z), "zz.a.example.com.");
+	assert_string_equal(cut_of(f, "y.a.example.com.", NOW, z), "a.example.com.");
+	assert_string_equal(cut_of(f, "zzz.a.example.com.", NOW, z), "a.example.com.");
+	assert_string_equal(cut_of(f, "a0.example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "b.a-b.example.com.", NOW, z), "a-b.example.com.");
+	assert_string_equal(cut_of(f, "aaa.example.com.", NOW, z), "example.com.");
+	assert_string_equal(cut_of(f, "www.examplf.com.", NOW, z), "-");
+	assert_string_equal(cut_of(f, "x.example1.com.", NOW, z), "-");
+}
+
+static void test_cache_find_cut_skips_expired_and_nodata_ns(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256];
+	char z[256];
+	stash_ns(f->c, "com.", 3600, NOW);
+	stash_ns(f->c, "example.com.", 60, NOW);
+	stash_ns(f->c, "a.example.com.", 3600, NOW);
+	stash_ns(f->c, "b.a.example.com.", 60, NOW);
+	struct cache_entry nodata = { .kind = CACHE_NODATA, .rank = RANK_AUTHORITY, .ttl_s = 3600 };
+	assert_int_equal(cache_stash(f->c, wire(n, "c.b.a.example.com."), KEY_TYPE_NS, &nodata, NOW),
+			 0);
+	assert_string_equal(cut_of(f, "x.c.b.a.example.com.", NOW, z), "b.a.example.com.");
+	assert_string_equal(cut_of(f, "x.c.b.a.example.com.", NOW + 60, z), "a.example.com.");
+	assert_string_equal(cut_of(f, "x.example.com.", NOW + 59, z), "example.com.");
+	assert_string_equal(cut_of(f, "x.example.com.", NOW + 60, z), "com.");
+	assert_string_equal(cut_of(f, "x.example.com.", NOW + 3600, z), "-");
+	/* the NS entries are there for cache_find too, stale ones for the stale variant */
+	struct cache_entry out;
+	assert_int_equal(cache_find(f->c, wire(n, "example.com."), KEY_TYPE_NS, NOW, f->a, &out), 0);
+	assert_int_equal(cache_find(f->c, n, KEY_TYPE_NS, NOW + 60, f->a, &out), TERN_ENOTFOUND);
+	assert_int_equal(cache_find_stale(f->c, n, KEY_TYPE_NS, NOW + 60, 60, f->a, &out), 0);
+	assert_int_equal(cache_find(f->c, wire(n, "c.b.a.example.com."), KEY_TYPE_NS, NOW, f->a,
+				    &out), 0);
+	assert_int_equal(out.kind, CACHE_NODATA);
+}
+
+static void test_cache_find_cut_handles_long_names(void **state)
+{
+	struct fixture *f = *state;
+	char name[300], z[256];
+	/* 120 one-letter labels, then example.com: a cut every 10 labels */
+	size_t w = 0;
+	for (int i = 0; i < 120; i++) {
+		name[w++] = (char)('a' + i % 26);
+		name[w++] = '.';
 	}
-	assert_int_equal(cache_stash_many(c, puts, 20, NOW + 300), 0);
-	assert_int_equal(cache_find(c, names[19], 1, NOW + 300, f->a, &out), 0);
-	assert_true(cache_count(c) < full);
-	cache_close(c);
+	strcpy(name + w, "example.com.");
+	stash_ns(f->c, name + 2 * 115, 3600, NOW);
+	stash_ns(f->c, name + 2 * 60, 3600, NOW);
+	stash_ns(f->c, name + 2 * 50, 3600, NOW);
+	assert_string_equal(cut_of(f, name, NOW, z), name + 2 * 50);
+	assert_string_equal(cut_of(f, name + 2 * 55, NOW, z), name + 2 * 60);
+	assert_string_equal(cut_of(f, name + 2 * 116, NOW, z), "-");
+}
+
+static void test_cache_find_cut_fails_at_arena_cap(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256], zone[255];
+	struct cache_entry ns;
+	stash_ns(f->c, "example.com.", 3600, NOW);
+	struct arena *tiny = arena_create(0);
+	assert_non_null(tiny);
+	assert_int_equal(cache_find_cut(f->c, wire(n, "www.example.com."), NOW, tiny, zone, &ns),
+			 TERN_ELIMIT);
+	arena_destroy(tiny);
+	uint8_t bad[2] = { 0x40, 0 };
+	assert_int_equal(cache_find_cut(f->c, bad, NOW, f->a, zone, &ns), TERN_EMALFORMED);
+}
+
+/* Random cut sets against the obvious search: cache_find(NS) label by label. */
+static void test_cache_find_cut_agrees_with_label_by_label_search(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const labels[] = { "a", "b", "ab", "a-", "z", "0", "aa", "ba" };
+	const size_t n_labels = sizeof(labels) / sizeof(labels[0]);
+	srand(7);
+	for (int round = 0; round < 20; round++) {
+		char text[128], z[256];
+		for (int i = 0; i < 60; i++) {
+			/* a name of 1 to 5 labels under one of three TLDs */
+			int depth = 1 + rand() % 5;
+			size_t w = 0;
+			for (int d = 0; d < depth - 1; d++)
+				w += (size_t)sprintf(text + w, "%s.", labels[(size_t)rand() % n_labels]);
+			sprintf(text + w, "%s.", (const char *[]){ "com", "org", "a" }[rand() % 3]);
+			stash_ns(f->c, text, (uint32_t)(1 + rand() % 100), NOW);
+		}
+		if (round % 4 == 0)
+			stash_ns(f->c, ".", 50, NOW);
+		for (int q = 0; q < 200; q++) {
+			int depth = 1 + rand() % 6;
+			size_t w = 0;
+			for (int d = 0; d < depth - 1; d++)
+				w += (size_t)sprintf(text + w, "%s.", labels[(size_t)rand() % n_labels]);
+			sprintf(text + w, "%s.", (const char *[]){ "com", "org", "a" }[rand() % 3]);
+			uint64_t now_s = NOW + (uint64_t)(rand() % 100);
+			/* the obvious search */
+			uint8_t n[256];
+			const uint8_t *p = wire(n, text);
+			const char *want = "-";
+			char want_buf[256];
+			for (;;) {
+				struct cache_entry e;
+				if (cache_find(f->c, p, KEY_TYPE_NS, now_s, f->a, &e) == 0 &&
+				    e.kind == CACHE_RRSET) {
+					want = text_of(want_buf, p);
+					break;
+				}
+				if (*p == 0)
+					break;
+				p += 1 + *p;
+			}
+			if (strcmp(cut_of(f, text, now_s, z), want) != 0)
+				fprintf(stderr, "round %d q %d: %s at +%d: %s, want %s\n", round, q, text,
+					(int)(now_s - NOW), z, want);
+			assert_string_equal(cut_of(f, text, now_s, z), want);
+		}
+		assert_true(cache_remove(f->c, wire((uint8_t[256]){ 0 }, "."), true) >= 0);
+		arena_destroy(f->a);
+		f->a = arena_create(1 << 20);
+	}
+}
+
+/* ---- shards ------------------------------------------------------------------ */
+
+static void test_cache_keeps_a_registered_domain_in_one_shard(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256];
+	assert_int_equal(f->c->n_shards, CACHE_SHARDS_DEFAULT);
+	unsigned home = cache_shard_of(f->c, wire(n, "example.com."));
+	static const char *const same[] = { "www.example.com.", "a.b.c.example.com.",
+					    "WWW.EXAMPLE.COM." };
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(cache_shard_of(f->c, wire(n, same[i])), home);
+	/* and registered domains spread over every shard */
+	unsigned hits[CACHE_SHARDS_MAX] = { 0 };
+	for (int i = 0; i < 200; i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "www.d%d.com.", i);
+		hits[cache_shard_of(f->c, wire(n, text))]++;
+	}
+	for (unsigned i = 0; i < f->c->n_shards; i++)
+		assert_true(hits[i] > 20);
+}
+
+static void test_cache_shard_hash_has_a_secret_per_directory(void **state)
+{
+	struct fixture *f = *state;
+	char dir[128];
+	struct cache *other;
+	snprintf(dir, sizeof(dir), "%s/other", f->dir);
+	assert_int_equal(cache_open(&other, dir, MAP_BYTES), 0);
+	int n_differ = 0;
+	for (int i = 0; i < 64; i++) {
+		uint8_t n[256];
+		char text[64];
+		snprintf(text, sizeof(text), "d%d.com.", i);
+		wire(n, text);
+		n_differ += cache_shard_of(f->c, n) != cache_shard_of(other, n);
+	}
+	assert_true(n_differ > 0);
+	cache_close(other);
+}
+
+static uint64_t last_txnid(struct shard *s)
+{
+	MDB_envinfo info;
+	assert_int_equal(mdb_env_info(s->env, &info), 0);
+	return info.me_last_txnid;
+}
+
+static void test_cache_stash_many_commits_once_per_shard_touched(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t before[CACHE_SHARDS_MAX];
+	unsigned touched[CACHE_SHARDS_MAX] = { 0 };
+	for (unsigned i = 0; i < f->c->n_shards; i++)
+		before[i] = last_txnid(&f->c->shards[i]);
+	/* 40 puts over names of three registered domains */
+	static const char *const domains[] = { "example.com.", "example.org.", "example.net." };
+	uint8_t names[40][256];
+	struct payload p[40];
+	struct cache_put puts[40];
+	for (int i = 0; i < 40; i++) {
+		char text[64];
+		snprintf(text, sizeof(text), "n%d.%s", i, domains[i % 3]);
+		puts[i] = (struct cache_put){ .name = wire(names[i], text), .type = 1,
+					      .entry = a_rrset(&p[i], (uint8_t)i, RANK_ANSWER, 300) };
+		touched[cache_shard_of(f->c, names[i])] = 1;
+	}
+	assert_int_equal(cache_stash_many(f->c, puts, 40, NOW), 0);
+	for (unsigned i = 0; i < f->c->n_shards; i++)
+		assert_int_equal(last_txnid(&f->c->shards[i]), before[i] + touched[i]);
+	assert_int_equal(cache_count(f->c), 40);
+	/* a reader right after sees every write */
+	assert_int_equal(find_a(f, "n39.example.com.", NOW), 39);
+	assert_int_equal(find_a(f, "n37.example.org.", NOW), 37);
 }
 
 /* ---- threads ---------------------------------------------------------------- */
@@ -764,10 +702,19 @@ static void test_cache_keeps_serving_when_map_is_full(void **state)
 
 struct shared {
 	struct cache *c;
+	bool zero_copy; /* readers use cache_read(), not cache_find() */
 	atomic_bool done;
 	atomic_long n_found;
 	atomic_long n_bad;
 };
+
+/* Names over 8 registered domains, so over every shard. */
+static const uint8_t *thread_name(uint8_t out[256], unsigned i)
+{
+	char text[64];
+	snprintf(text, sizeof(text), "t%u.d%u.com.", i, i % 8);
+	return wire(out, text);
+}
 
 /* Every RRset the writer stores at round r is 4 bytes equal to (uint8_t)r. */
 static void *writer_main(void *arg)
@@ -777,14 +724,12 @@ static void *writer_main(void *arg)
 		uint8_t names[THREAD_NAMES][256];
 		struct payload p[THREAD_NAMES];
 		struct cache_put puts[THREAD_NAMES];
-		for (int i = 0; i < THREAD_NAMES; i++) {
-			char text[64];
+		for (unsigned i = 0; i < THREAD_NAMES; i++) {
 			uint8_t rd[4];
-			snprintf(text, sizeof(text), "t%d.example.com.", i);
 			memset(rd, round, sizeof(rd));
 			p[i].len = 0;
 			payload_add(&p[i], rd, sizeof(rd));
-			puts[i] = (struct cache_put){ .name = wire(names[i], text), .type = 1,
+			puts[i] = (struct cache_put){ .name = thread_name(names[i], i), .type = 1,
 						      .entry = rrset(&p[i], 1, 0, RANK_ANSWER, 300) };
 		}
 		if (cache_stash_many(sh->c, puts, THREAD_NAMES, NOW) != 0)
@@ -794,6 +739,16 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+/* cache_read_fn: 0 if the entry is one the writer stored whole. */
+static int check_round(void *ctx, const struct cache_entry *e)
+{
+	(void)ctx;
+	if (e->data_len != 6 || e->n_rdata != 1 || e->ttl_s != 300 || e->data[2] != e->data[3] ||
+	    e->data[3] != e->data[4] || e->data[4] != e->data[5])
+		return -1;
+	return 0;
+}
+
 static void *reader_main(void *arg)
 {
 	struct shared *sh = arg;
@@ -801,14 +756,19 @@ static void *reader_main(void *arg)
 	unsigned i = 0;
 	while (!atomic_load(&sh->done) || i < 1000) {
 		uint8_t n[256];
-		char text[64];
-		snprintf(text, sizeof(text), "t%u.example.com.", i++ % THREAD_NAMES);
-		struct cache_entry e;
-		int rc = cache_find(sh->c, wire(n, text), 1, NOW, a, &e);
+		thread_name(n, i++ % THREAD_NAMES);
+		int rc;
+		if (sh->zero_copy) {
+			rc = cache_read(sh->c, n, 1, NOW, check_round, NULL);
+		} else {
+			struct cache_entry e;
+			rc = cache_find(sh->c, n, 1, NOW, a, &e);
+			if (rc == 0)
+				rc = check_round(NULL, &e);
+		}
 		if (rc == TERN_ENOTFOUND)
 			continue;
-		if (rc != 0 || e.data_len != 6 || e.n_rdata != 1 || e.ttl_s != 300 ||
-		    e.data[2] != e.data[3] || e.data[3] != e.data[4] || e.data[4] != e.data[5]) {
+		if (rc != 0) {
 			atomic_fetch_add(&sh->n_bad, 1);
 			continue;
 		}
@@ -822,33 +782,45 @@ static void *reader_main(void *arg)
 	return NULL;
 }
 
-static void test_cache_serves_readers_while_a_writer_stashes(void **state)
+static void run_readers_and_writer(struct fixture *f, bool zero_copy, int n_readers)
 {
-	struct fixture *f = *state;
-	struct shared sh = { .c = f->c };
+	struct shared sh = { .c = f->c, .zero_copy = zero_copy };
 	atomic_init(&sh.done, false);
 	atomic_init(&sh.n_found, 0);
 	atomic_init(&sh.n_bad, 0);
-	pthread_t readers[2], writer;
-	for (int i = 0; i < 2; i++)
+	pthread_t readers[8], writer;
+	for (int i = 0; i < n_readers; i++)
 		assert_int_equal(pthread_create(&readers[i], NULL, reader_main, &sh), 0);
 	assert_int_equal(pthread_create(&writer, NULL, writer_main, &sh), 0);
 	pthread_join(writer, NULL);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < n_readers; i++)
 		pthread_join(readers[i], NULL);
 	assert_int_equal(atomic_load(&sh.n_bad), 0);
 	assert_true(atomic_load(&sh.n_found) > 0);
 	assert_int_equal(cache_count(f->c), THREAD_NAMES);
 	/* the last round won everywhere */
-	uint8_t n[256];
-	struct cache_entry e;
-	assert_int_equal(cache_find(f->c, wire(n, "t5.example.com."), 1, NOW, f->a, &e), 0);
-	assert_int_equal(e.data[2], (uint8_t)WRITER_ROUNDS);
+	for (unsigned i = 0; i < THREAD_NAMES; i++) {
+		uint8_t n[256];
+		struct cache_entry e;
+		assert_int_equal(cache_find(f->c, thread_name(n, i), 1, NOW, f->a, &e), 0);
+		assert_int_equal(e.data[2], (uint8_t)WRITER_ROUNDS);
+	}
+}
+
+static void test_cache_serves_readers_while_a_writer_stashes(void **state)
+{
+	run_readers_and_writer(*state, false, 2);
+}
+
+static void test_cache_reads_zero_copy_from_many_threads_while_a_writer_stashes(void **state)
+{
+	run_readers_and_writer(*state, true, 4);
 }
 
 int main(void)
 {
-	log_threshold = LOG_LEVEL_ERR; /* the recovery tests warn on purpose */
+	/* the recovery tests warn on purpose */
+	log_threshold = getenv("TEST_DEBUG") ? LOG_LEVEL_DEBUG : LOG_LEVEL_ERR;
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_cache_returns_stashed_rrset_with_signatures),
@@ -870,17 +842,20 @@ int main(void)
 		T(test_cache_removes_subtree_and_nothing_beside_it),
 		T(test_cache_removes_all_types_at_one_name),
 		T(test_cache_removes_everything_below_root),
-		T(test_cache_persists_across_reopen),
-		T(test_cache_creates_missing_directories_private),
-		T(test_cache_starts_empty_on_other_format_version),
-		T(test_cache_starts_empty_on_entries_without_format),
-		T(test_cache_starts_empty_on_garbage_file),
-		T(test_cache_starts_empty_on_garbage_lock_file),
-		T(test_cache_starts_empty_on_truncated_file),
-		T(test_cache_treats_damaged_entry_as_absent),
-		T(test_cache_survives_kill_9_of_a_writer),
-		T(test_cache_keeps_serving_when_map_is_full),
+		T(test_cache_read_passes_entry_in_the_map_and_returns_callback_result),
+		T(test_cache_read_stale_serves_expired_entries_within_window),
+		T(test_cache_replaces_stale_entry_with_anything),
+		T(test_cache_find_cut_returns_deepest_ancestor_with_ns),
+		T(test_cache_find_cut_skips_cuts_that_are_not_ancestors),
+		T(test_cache_find_cut_skips_expired_and_nodata_ns),
+		T(test_cache_find_cut_handles_long_names),
+		T(test_cache_find_cut_fails_at_arena_cap),
+		T(test_cache_find_cut_agrees_with_label_by_label_search),
+		T(test_cache_keeps_a_registered_domain_in_one_shard),
+		T(test_cache_shard_hash_has_a_secret_per_directory),
+		T(test_cache_stash_many_commits_once_per_shard_touched),
 		T(test_cache_serves_readers_while_a_writer_stashes),
+		T(test_cache_reads_zero_copy_from_many_threads_while_a_writer_stashes),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,270 @@
+/* cache/evict: sampled LRU over a CLOCK hand. A run looks at a window of keys
+ * from where the last run stopped (the first run starts at a random key):
+ * entries expired beyond the stale window go at once; then, if more room is
+ * needed, the window's entries are ranked by age (the current epoch minus the
+ * 8-bit epoch that the last read left in the recency table) and the oldest are
+ * deleted until enough bytes are freed. The hand moves past the window, so
+ * successive runs sweep the whole shard. It never deletes every entry it
+ * looks at: a full cache keeps what is hot. */
+#include "cache/evict.h"
+#include "cache/entry.h"
+#include "cache/key.h"
+#include "cache/shard.h"
+
+#include <string.h>
+
+/* Ages are 8-bit: an entry that no run has seen for 256 epochs would look
+ * young again. A survivor older than this is pinned at this age. */
+#define AGE_PIN 128
+/* The least recently used phase takes at most this share of the live bytes in
+ * its window, so that a window is never emptied. */
+#define LRU_SHARE_NUM 3
+#define LRU_SHARE_DEN 4
+
+size_t evict_used_pages(struct shard *s, MDB_txn *txn)
+{
+	/* 0 and 1 are LMDB's own DBs: the free list and the names of the others */
+	const MDB_dbi dbis[] = { 0, 1, s->dbi_meta, s->dbi[KEY_DB_RRSETS], s->dbi[KEY_DB_CUTS] };
+	size_t used = 2; /* the two meta pages */
+	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
+		MDB_stat st;
+		if (mdb_stat(txn, dbis[i], &st) == 0)
+			used += st.ms_branch_pages + st.ms_leaf_pages + st.ms_overflow_pages;
+	}
+	return used;
+}
+
+/* A leaf node is an 8-byte header, the key and the value, and a 2-byte slot in
+ * its page; a value too big for a leaf lives in overflow pages of its own. */
+size_t evict_entry_bytes(size_t key_len, size_t value_len, size_t page_bytes)
+{
+	size_t node = 8 + key_len + value_len + 2;
+	if (node <= page_bytes / 2)
+		return node;
+	return 8 + key_len + 8 + 2 + (value_len + 16 + page_bytes - 1) / page_bytes * page_bytes;
+}
+
+static size_t entry_bytes(const MDB_val *k, const MDB_val *v, size_t page_bytes)
+{
+	return evict_entry_bytes(k->mv_size, v->mv_size, page_bytes);
+}
+
+/* Whether the entry can go before any other: unreadable, or expired longer
+ * ago than the stale window (RFC 8767: only then is it useless). */
+static bool is_dead(const struct shard *s, enum key_db db, const MDB_val *k, const MDB_val *v,
+		    uint64_t now_s)
+{
+	uint16_t type;
+	struct cache_entry e;
+	uint64_t expire_at_s;
+	if (!key_type(k->mv_data, k->mv_size, db, &type) ||
+	    cache_entry_decode(v->mv_data, v->mv_size, type, &e, &expire_at_s) != 0)
+		return true;
+	return expire_at_s <= now_s && now_s - expire_at_s >= s->stale_s;
+}
+
+static unsigned age_of(struct shard *s, const MDB_val *k, unsigned char epoch)
+{
+	atomic_uchar *slot = shard_slot(s, k->mv_data, k->mv_size);
+	return (unsigned char)(epoch - atomic_load_explicit(slot, memory_order_relaxed));
+}
+
+/* The next entry, wrapping around at the end of the DB. */
+static int step(MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+	int rc = mdb_cursor_get(cur, k, v, MDB_NEXT);
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, k, v, MDB_FIRST);
+	return rc;
+}
+
+/* Put the cursor on the first entry at or after @key (@len 0: the first). */
+static int seek(MDB_cursor *cur, const uint8_t *key, size_t len, MDB_val *k, MDB_val *v)
+{
+	int rc = MDB_NOTFOUND;
+	if (len) {
+		*k = (MDB_val){ len, (void *)key };
+		rc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, k, v, MDB_FIRST);
+	return rc;
+}
+
+static uint64_t next_random(uint64_t *state)
+{
+	/* xorshift64*: only spreads the first hands of processes over the keys */
+	uint64_t x = *state;
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x ? x : 0x9e3779b97f4a7c15ULL;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+static void save_hand(struct hand *h, const MDB_val *k)
+{
+	if (k->mv_size <= sizeof(h->key)) {
+		memcpy(h->key, k->mv_data, k->mv_size);
+		h->len = k->mv_size;
+	}
+}
+
+struct window {
+	uint8_t start[KEY_MAX];
+	size_t start_len;
+	size_t n_live;
+	size_t live_bytes;
+	size_t bytes_by_age[256];
+};
+
+/* Evict about @need bytes from @db. Adds what it freed to *@freed and the
+ * entries deleted to *@n_deleted. Returns an LMDB code. */
+static int evict_db(struct shard *s, MDB_txn *txn, enum key_db db, uint64_t now_s, size_t need,
+		    size_t window, bool lru, size_t *freed, long *n_deleted, size_t *n_looked)
+{
+	size_t page_bytes = s->page_bytes;
+	size_t got = 0;
+	MDB_stat st;
+	int rc = mdb_stat(txn, s->dbi[db], &st);
+	if (rc)
+		return rc;
+	size_t limit = st.ms_entries < window ? st.ms_entries : window;
+	if (limit == 0 || need == 0)
+		return 0;
+	MDB_cursor *cur;
+	rc = mdb_cursor_open(txn, s->dbi[db], &cur);
+	if (rc)
+		return rc;
+
+	struct hand *hand = &s->hand[db];
+	if (hand->len == 0) {
+		/* the first run of this process: a random point in the key order */
+		uint8_t first = (uint8_t)('a' + next_random(&s->rng) % 26);
+		hand->key[0] = first;
+		hand->len = 1;
+	}
+	MDB_val k, v;
+	rc = seek(cur, hand->key, hand->len, &k, &v);
+	if (rc)
+		goto out;
+
+	/* Pass 1: the dead go; the living are counted by age. */
+	struct window w;
+	memset(&w, 0, sizeof(w));
+	if (k.mv_size > sizeof(w.start)) {
+		rc = MDB_CORRUPTED;
+		goto out;
+	}
+	memcpy(w.start, k.mv_data, k.mv_size);
+	w.start_len = k.mv_size;
+	unsigned char epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+	size_t looked = 0;
+	for (; looked < limit && got < need && rc == 0; looked++) {
+		size_t bytes = entry_bytes(&k, &v, page_bytes);
+		if (is_dead(s, db, &k, &v, now_s)) {
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				goto out;
+			got += bytes;
+			(*n_deleted)++;
+			/* after a delete the cursor already sits on the next entry;
+			 * LMDB's MDB_NEXT knows this and does not skip it */
+		} else {
+			w.bytes_by_age[age_of(s, &k, epoch)] += bytes;
+			w.live_bytes += bytes;
+			w.n_live++;
+		}
+		rc = step(cur, &k, &v);
+	}
+	*n_looked += looked;
+	if (rc == MDB_NOTFOUND) { /* the window emptied the DB */
+		rc = 0;
+		goto out_done;
+	}
+	if (rc)
+		goto out;
+	save_hand(hand, &k);
+	if (got >= need || w.n_live == 0 || !lru)
+		goto out_done;
+
+	/* Pass 2: the oldest of the window, down to the age at which enough
+	 * bytes are freed; at that age, only as many as needed. Never what was
+	 * read since the last eviction (age 0), never most of the window. */
+	size_t want = need - got;
+	size_t cap = w.live_bytes / LRU_SHARE_DEN * LRU_SHARE_NUM;
+	if (cap > w.live_bytes - w.bytes_by_age[0])
+		cap = w.live_bytes - w.bytes_by_age[0];
+	if (want > cap)
+		want = cap;
+	if (want == 0)
+		goto out_done;
+	size_t older = 0;
+	int cut_age = 255;
+	for (; cut_age > 1; cut_age--) {
+		if (older + w.bytes_by_age[cut_age] >= want)
+			break;
+		older += w.bytes_by_age[cut_age];
+	}
+	size_t at_cut = want - older; /* bytes to take from the entries of cut_age */
+	rc = seek(cur, w.start, w.start_len, &k, &v);
+	for (size_t i = 0; i < w.n_live && rc == 0; i++) {
+		unsigned age = age_of(s, &k, epoch);
+		size_t bytes = entry_bytes(&k, &v, page_bytes);
+		if ((int)age > cut_age || ((int)age == cut_age && at_cut > 0)) {
+			rc = mdb_cursor_del(cur, 0);
+			if (rc)
+				goto out;
+			got += bytes;
+			(*n_deleted)++;
+			if ((int)age == cut_age)
+				at_cut = at_cut > bytes ? at_cut - bytes : 0;
+		} else if (age > AGE_PIN) {
+			atomic_store_explicit(shard_slot(s, k.mv_data, k.mv_size),
+					      (unsigned char)(epoch - AGE_PIN), memory_order_relaxed);
+		}
+		rc = step(cur, &k, &v);
+	}
+	if (rc == MDB_NOTFOUND)
+		rc = 0;
+	if (rc)
+		goto out;
+	save_hand(hand, &k);
+
+out_done:
+	rc = 0;
+out:
+	mdb_cursor_close(cur);
+	*freed += got;
+	return rc;
+}
+
+int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need_bytes, size_t window,
+	      bool lru, long *n_deleted, size_t *freed_bytes, size_t *n_looked)
+{
+	/* Split the need over the DBs by the room each takes. */
+	size_t pages[KEY_DBS], total = 0;
+	for (int db = 0; db < KEY_DBS; db++) {
+		MDB_stat st;
+		pages[db] = mdb_stat(txn, s->dbi[db], &st) == 0 ?
+			st.ms_leaf_pages + st.ms_overflow_pages : 0;
+		total += pages[db];
+	}
+	*n_deleted = 0;
+	*freed_bytes = 0;
+	*n_looked = 0;
+	int rc = 0;
+	for (int db = 0; db < KEY_DBS && total > 0 && rc == 0; db++) {
+		double share = (double)pages[db] / (double)total;
+		size_t need = (size_t)((double)need_bytes * share) + 1;
+		size_t db_window = (size_t)((double)window * share) + 16;
+		rc = evict_db(s, txn, (enum key_db)db, now_s, need, db_window, lru, freed_bytes,
+			      n_deleted, n_looked);
+	}
+	return rc;
+}
+
+void evict_epoch_next(struct shard *s)
+{
+	atomic_fetch_add_explicit(&s->epoch, 1, memory_order_relaxed);
+}

@@ -1,0 +1,506 @@
+/* cache/shard: one LMDB environment of the cache. Opens it (replacing a
+ * damaged or foreign one), writes batches of puts in one transaction with the
+ * rank rules of RFC 2181 5.4.1, and keeps the shard below its size by calling
+ * cache/evict. Knows no query and no server, and never logs a name. */
+#include "cache/shard.h"
+#include "cache/entry.h"
+#include "cache/env.h"
+#include "cache/evict.h"
+#include "base/err.h"
+#include "base/log.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <sched.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define DB_META "meta"
+#define DB_RRSETS "rrsets"
+#define DB_CUTS "cuts"
+#define META_FORMAT_KEY "format"
+#define META_SHARD_KEY "shard"
+
+/* Eviction starts above the high-water mark and frees a share of the map. The
+ * gap to the end of the map is room for copy-on-write: a transaction writes
+ * new copies of the pages it changes before it frees the old ones, and LMDB
+ * reuses freed pages only two commits later. So the room that a shard needs
+ * besides its data is about twice the pages one write transaction touches:
+ * little in a big shard, but in a small one a batch of puts may touch most of
+ * its pages. The mark therefore starts at 90% and is lowered to what the
+ * shard held when the map filled up, then creeps back up with each eviction. */
+#define HIGH_PCT 90
+#define HIGH_MIN_PCT 25      /* the mark never goes below this share of the map */
+#define EVICT_PCT 5          /* a run frees 5% of the map */
+#define EVICT_MIN_PAGES 4
+#define FULL_RETRIES 2       /* retries of a batch that found the map full */
+#define EVICT_WINDOW 2048    /* entries looked at per eviction transaction */
+#define EVICT_RUNS_MAX 16    /* least-recently-used transactions per eviction */
+/* Dead entries are looked for first, over up to this many entries: a lap of a
+ * shard of that size, some milliseconds of work. */
+#define EVICT_DEAD_LOOK_MAX 65536
+
+/* Recency slots per byte of map: one per 64 bytes, about twice the entries a
+ * shard can hold, so that few entries share a slot. */
+#define RECENCY_MAP_BYTES_PER_SLOT 64
+#define RECENCY_SLOTS_MIN 4096
+#define RECENCY_SLOTS_MAX (1u << 24)
+
+static size_t high_default(const struct shard *s)
+{
+	return s->map_pages / 100 * HIGH_PCT;
+}
+
+static uint32_t get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
+static void put_u32(uint8_t *p, uint32_t v) { v = htole32(v); memcpy(p, &v, 4); }
+
+int shard_err(struct shard *s, int rc)
+{
+	switch (rc) {
+	case 0: return 0;
+	case MDB_NOTFOUND: return TERN_ENOTFOUND;
+	case MDB_MAP_FULL:
+	case MDB_TXN_FULL:
+	case MDB_READERS_FULL:
+	case MDB_DBS_FULL: return TERN_ELIMIT;
+	}
+	if (rc > 0)
+		return -rc;
+	if (!atomic_exchange(&s->damage_logged, true))
+		log_err("cache: LMDB: %s (not repeated)", mdb_strerror(rc));
+	return -EIO;
+}
+
+/* ---- opening: format and layout checks ---------------------------------- */
+
+/* FORMAT: cache-meta: the records that say what the files hold. */
+static int meta_write(MDB_txn *txn, MDB_dbi meta, const struct shard_id *id)
+{
+	uint8_t format[4], rec[8 + HASH_KEY_LEN];
+	put_u32(format, CACHE_FORMAT);
+	put_u32(rec, id->n_shards);
+	put_u32(rec + 4, id->index);
+	memcpy(rec + 8, id->secret, HASH_KEY_LEN);
+	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
+	MDB_val v = { sizeof(format), format };
+	int rc = mdb_put(txn, meta, &k, &v, 0);
+	if (rc)
+		return rc;
+	k = (MDB_val){ sizeof(META_SHARD_KEY) - 1, (void *)META_SHARD_KEY };
+	v = (MDB_val){ sizeof(rec), rec };
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* The format and layout checks, in the transaction that opens the DBs.
+ * Returns 0 (writing the records into a new shard), TERN_EMALFORMED with *@why
+ * set when the files hold something else, or an LMDB code. */
+static int meta_check(struct shard *s, MDB_txn *txn, const struct shard_id *id, const char **why)
+{
+	/* FORMAT: cache-meta */
+	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
+	MDB_val v;
+	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+	if (rc == MDB_NOTFOUND) {
+		for (int db = 0; db < KEY_DBS; db++) {
+			MDB_stat st;
+			rc = mdb_stat(txn, s->dbi[db], &st);
+			if (rc)
+				return rc;
+			if (st.ms_entries > 0) {
+				*why = "entries without a format version";
+				return TERN_EMALFORMED;
+			}
+		}
+		return meta_write(txn, s->dbi_meta, id);
+	}
+	if (rc)
+		return rc;
+	if (v.mv_size != 4 || get_u32(v.mv_data) != CACHE_FORMAT) {
+		*why = "another format version";
+		return TERN_EMALFORMED;
+	}
+	k = (MDB_val){ sizeof(META_SHARD_KEY) - 1, (void *)META_SHARD_KEY };
+	rc = mdb_get(txn, s->dbi_meta, &k, &v);
+	if (rc && rc != MDB_NOTFOUND)
+		return rc;
+	const uint8_t *p = v.mv_data;
+	if (rc == MDB_NOTFOUND || v.mv_size != 8 + HASH_KEY_LEN || get_u32(p) != id->n_shards ||
+	    get_u32(p + 4) != id->index || memcmp(p + 8, id->secret, HASH_KEY_LEN) != 0) {
+		*why = "a shard of another layout";
+		return TERN_EMALFORMED;
+	}
+	return 0;
+}
+
+/* Open the environment in @dir and check what it holds. Returns 0,
+ * TERN_EMALFORMED with *@why set (remove it and start over), or an error. */
+static int shard_env_open(struct shard *s, const char *dir, size_t map_bytes,
+			  const struct shard_id *id, const char **why)
+{
+	int rc = env_open(&s->env, dir, map_bytes, 3, why);
+	if (rc)
+		return rc;
+	MDB_txn *txn;
+	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		goto fail_env;
+	rc = mdb_dbi_open(txn, DB_META, MDB_CREATE, &s->dbi_meta);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, DB_RRSETS, MDB_CREATE, &s->dbi[KEY_DB_RRSETS]);
+	if (rc == 0)
+		rc = mdb_dbi_open(txn, DB_CUTS, MDB_CREATE, &s->dbi[KEY_DB_CUTS]);
+	if (rc == 0)
+		rc = meta_check(s, txn, id, why);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc == 0)
+		return 0;
+fail_env:
+	if (rc != TERN_EMALFORMED)
+		rc = env_failure(rc, dir, why);
+	mdb_env_close(s->env);
+	s->env = NULL;
+	return rc;
+}
+
+int shard_open(struct shard *s, const char *dir, size_t map_bytes, const struct shard_id *id,
+	       uint32_t stale_s, uint64_t recency_seed)
+{
+	memset(s, 0, sizeof(*s));
+	atomic_init(&s->damage_logged, false);
+	int rc = env_mkdir(dir);
+	if (rc) {
+		log_err("cache: cannot create %s: %s", dir, tern_strerror(rc));
+		return rc;
+	}
+	const char *why = NULL;
+	rc = shard_env_open(s, dir, map_bytes, id, &why);
+	if (rc == TERN_EMALFORMED) {
+		/* Another process that still has the old files open keeps its own
+		 * (unlinked) copy; from here on we share nothing with it. */
+		log_warn("cache: %s in %s: starting this shard empty", why, dir);
+		rc = env_remove(dir);
+		if (rc == 0)
+			rc = shard_env_open(s, dir, map_bytes, id, &why);
+		if (rc == TERN_EMALFORMED) {
+			log_err("cache: cannot create a cache in %s: %s", dir, why);
+			rc = -EIO;
+		}
+	}
+	if (rc)
+		return rc;
+
+	MDB_stat st;
+	rc = mdb_env_stat(s->env, &st);
+	if (rc) {
+		rc = env_failure(rc, dir, &why);
+		goto fail_env;
+	}
+	s->page_bytes = st.ms_psize;
+	s->map_pages = map_bytes / st.ms_psize;
+	s->high_pages = high_default(s);
+	s->stale_s = stale_s;
+	s->recency_seed = recency_seed;
+	size_t slots = RECENCY_SLOTS_MIN;
+	while (slots < RECENCY_SLOTS_MAX && slots < map_bytes / RECENCY_MAP_BYTES_PER_SLOT)
+		slots *= 2;
+	/* untouched pages of a calloc'd table cost no memory */
+	s->recency = calloc(slots, sizeof(*s->recency));
+	if (!s->recency) {
+		rc = -ENOMEM;
+		goto fail_env;
+	}
+	s->recency_mask = (uint32_t)(slots - 1);
+	/* epoch 1: what no read has touched since the start (slot 0) is one older
+	 * than what has been */
+	atomic_init(&s->epoch, 1);
+	if (getrandom(&s->rng, sizeof(s->rng), 0) != sizeof(s->rng) || s->rng == 0)
+		s->rng = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL + 1;
+	return 0;
+
+fail_env:
+	mdb_env_close(s->env);
+	s->env = NULL;
+	return rc;
+}
+
+void shard_close(struct shard *s)
+{
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s->recency);
+	s->env = NULL;
+	s->recency = NULL;
+}
+
+/* ---- writing ----------------------------------------------------------- */
+
+/* RFC 2181 5.4.1: data of a higher rank replaces lower, never the reverse
+ * while the stored data is fresh (an answer is not replaced by glue). An
+ * expired or unreadable entry is replaced by anything. */
+static bool may_replace(const MDB_val *old, uint16_t type, uint8_t new_rank, uint64_t now_s)
+{
+	struct cache_entry e;
+	uint64_t expire_at_s;
+	if (cache_entry_decode(old->mv_data, old->mv_size, type, &e, &expire_at_s) != 0)
+		return true;
+	return expire_at_s <= now_s || new_rank >= e.rank;
+}
+
+/* A new entry counts as read one epoch ago: it goes before the entries that
+ * are being read, and after none that are older. */
+static void mark_new(struct shard *s, const uint8_t *key, size_t len)
+{
+	atomic_uchar *slot = shard_slot(s, key, len);
+	unsigned char now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+	unsigned char was = atomic_load_explicit(slot, memory_order_relaxed);
+	if ((unsigned char)(now - was) > 1)
+		atomic_store_explicit(slot, (unsigned char)(now - 1), memory_order_relaxed);
+}
+
+static size_t high_water(const struct shard *s)
+{
+	return s->high_pages;
+}
+
+/* The map filled up with @used pages in use: mark the high water below that. */
+static void high_lower(struct shard *s, size_t used)
+{
+	size_t mark = used / 10 * 9;
+	size_t floor = s->map_pages / 100 * HIGH_MIN_PCT;
+	if (mark < floor)
+		mark = floor;
+	if (mark < s->high_pages)
+		s->high_pages = mark;
+}
+
+/* An eviction went through: let the mark creep back towards its default. */
+static void high_raise(struct shard *s)
+{
+	size_t def = high_default(s);
+	if (s->high_pages < def)
+		s->high_pages += (def - s->high_pages + 15) / 16;
+}
+
+/* Evict about @pages worth of entries: first only dead ones (unreadable, or
+ * expired beyond the stale window), over many windows; then the least
+ * recently used, over a few. Each window in a transaction of its own, so that each copies
+ * few pages: in a full map a big one would not fit; after one that did not,
+ * the windows get smaller. Each phase goes once round the shard at most: a
+ * second lap would find only what the first chose to keep.
+ * Returns an LMDB code. */
+static int evict_txn(struct shard *s, uint64_t now_s, size_t pages)
+{
+	size_t need = pages * s->page_bytes, freed_total = 0, window = EVICT_WINDOW;
+	size_t entries = SIZE_MAX;
+	long deleted_total = 0;
+	int rc = 0, n_full = 0;
+	for (int phase = 0; phase < 2 && rc == 0; phase++) {
+		bool lru = phase == 1;
+		int runs_max = lru ? EVICT_RUNS_MAX : EVICT_DEAD_LOOK_MAX / EVICT_WINDOW;
+		size_t looked_total = 0;
+		for (int run = 0; run < runs_max && freed_total < need && looked_total < entries;
+		     run++) {
+			MDB_txn *txn;
+			rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+			if (rc)
+				break;
+			if (entries == SIZE_MAX)
+				entries = shard_count(s, txn);
+			long n_deleted;
+			size_t freed, looked;
+			rc = evict_run(s, txn, now_s, need - freed_total, window, lru, &n_deleted,
+				       &freed, &looked);
+			if (rc == 0)
+				rc = mdb_txn_commit(txn);
+			else
+				mdb_txn_abort(txn);
+			if (rc == MDB_MAP_FULL && ++n_full < 3) {
+				window = window / 8 > 16 ? window / 8 : 16;
+				rc = 0;
+				continue;
+			}
+			if (rc)
+				break;
+			freed_total += freed;
+			deleted_total += n_deleted;
+			looked_total += looked;
+		}
+	}
+	evict_epoch_next(s);
+	if (deleted_total > 0) {
+		s->credit_bytes = freed_total;
+		high_raise(s);
+	}
+	log_debug("cache: evicted %ld entries (%zu bytes of %zu wanted; mark %zu of %zu pages): %s",
+		  deleted_total, freed_total, need, s->high_pages, s->map_pages,
+		  rc ? mdb_strerror(rc) : "ok");
+	return rc;
+}
+
+/* The pages one eviction run frees: a tenth of the map, and what is above
+ * the high-water mark. */
+static size_t evict_pages(const struct shard *s, size_t used)
+{
+	size_t pages = s->map_pages / 100 * EVICT_PCT;
+	if (pages < EVICT_MIN_PAGES)
+		pages = EVICT_MIN_PAGES;
+	size_t high = high_water(s);
+	return used > high ? pages + (used - high) : pages;
+}
+
+/* All the puts for this shard in one write transaction. Sets *@used to the
+ * pages in use before it. Returns an LMDB code. */
+static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_t *which,
+		     uint8_t index, size_t n, uint64_t now_s, size_t *used)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	*used = evict_used_pages(s, txn);
+	for (size_t i = 0; i < n; i++) {
+		if (which[i] != index)
+			continue;
+		const struct cache_put *p = &puts[i];
+		uint8_t kbuf[KEY_MAX];
+		enum key_db db;
+		int klen = key_locate(kbuf, p->name, p->type, &db);
+		if (klen < 0)
+			continue; /* cache_stash_many() has checked it */
+		MDB_val k = { (size_t)klen, kbuf };
+		MDB_val v;
+		rc = mdb_get(txn, s->dbi[db], &k, &v);
+		if (rc == 0 && !may_replace(&v, p->type, p->entry.rank, now_s))
+			continue;
+		if (rc && rc != MDB_NOTFOUND)
+			goto fail_abort;
+		v.mv_size = entry_size(&p->entry);
+		rc = mdb_put(txn, s->dbi[db], &k, &v, MDB_RESERVE);
+		if (rc)
+			goto fail_abort;
+		entry_encode(v.mv_data, &p->entry, now_s + p->entry.ttl_s);
+		mark_new(s, kbuf, (size_t)klen);
+		size_t bytes = evict_entry_bytes((size_t)klen, v.mv_size, s->page_bytes);
+		s->credit_bytes = s->credit_bytes > bytes ? s->credit_bytes - bytes : 0;
+	}
+	return mdb_txn_commit(txn);
+
+fail_abort:
+	mdb_txn_abort(txn);
+	return rc;
+}
+
+/* A small write transaction of its own: rewrite the format record. */
+static int tick_txn(struct shard *s)
+{
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	uint8_t format[4];
+	put_u32(format, CACHE_FORMAT);
+	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
+	MDB_val v = { sizeof(format), format };
+	rc = mdb_put(txn, s->dbi_meta, &k, &v, 0);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *which,
+		uint8_t index, size_t n, uint64_t now_s)
+{
+	size_t used;
+	int rc = stash_txn(s, puts, which, index, n, now_s, &used);
+	/* Above the high-water mark: make room now, in a transaction of its own,
+	 * so that the next puts find free pages. A failure here is no failure of
+	 * the stash; the next one tries again. Not while the room freed by the
+	 * last eviction is unused (struct shard: credit_bytes). */
+	if (rc == 0 && used > high_water(s) && s->credit_bytes == 0)
+		evict_txn(s, now_s, evict_pages(s, used));
+	/* The map is full. Often not with data: a transaction writes copies of
+	 * the pages it changes, and LMDB reuses the pages freed by transaction N
+	 * only from N+2 on (until then its other meta page still points at the
+	 * snapshot that used them), so a batch of puts that touches many pages of
+	 * a small shard finds no room. Two commits that change next to nothing
+	 * make those pages reusable; then the retry. If that is not enough, one
+	 * eviction, and the last retry. Readers of killed processes, which pin
+	 * old pages, are let go first; a reader of this process that was
+	 * descheduled while holding a snapshot gets a moment. */
+	for (int attempt = 0; rc == MDB_MAP_FULL && attempt < FULL_RETRIES; attempt++) {
+		high_lower(s, used);
+		if (attempt == 0) {
+			int n_dead;
+			mdb_reader_check(s->env, &n_dead);
+		} else {
+			sched_yield();
+			evict_txn(s, now_s, evict_pages(s, used));
+		}
+		if (tick_txn(s) == 0)
+			tick_txn(s);
+		rc = stash_txn(s, puts, which, index, n, now_s, &used);
+	}
+	if (rc == MDB_MAP_FULL) {
+		log_debug("cache: shard full, records not stored");
+		rc = 0;
+	}
+	return shard_err(s, rc);
+}
+
+/* ---- removing, counting ------------------------------------------------ */
+
+static int remove_db(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t len, long *n)
+{
+	MDB_cursor *cur;
+	int rc = mdb_cursor_open(txn, dbi, &cur);
+	if (rc)
+		return rc;
+	/* FORMAT: cache-key: the keys at (and below) a name are one range */
+	MDB_val k = { len, (void *)prefix }, v;
+	rc = mdb_cursor_get(cur, &k, &v, len ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, prefix, len) == 0) {
+		rc = mdb_cursor_del(cur, 0);
+		if (rc)
+			break;
+		(*n)++;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+long shard_remove(struct shard *s, const uint8_t *prefix, size_t len)
+{
+	MDB_txn *txn;
+	long n = 0;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return shard_err(s, rc);
+	for (int db = 0; db < KEY_DBS && rc == 0; db++)
+		rc = remove_db(txn, s->dbi[db], prefix, len, &n);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return shard_err(s, rc);
+	}
+	rc = mdb_txn_commit(txn);
+	return rc ? shard_err(s, rc) : n;
+}
+
+size_t shard_count(struct shard *s, MDB_txn *txn)
+{
+	size_t n = 0;
+	for (int db = 0; db < KEY_DBS; db++) {
+		MDB_stat st;
+		if (mdb_stat(txn, s->dbi[db], &st) == 0)
+			n += st.ms_entries;
+	}
+	return n;
+}
