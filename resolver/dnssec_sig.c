@@ -922,6 +922,9 @@ enum dnssec_verdict dnssec_validate_dnskeys(const struct rrset *dnskeys,
 		struct dnskey k;
 		if (!dnskey_parse(krd, klen, &k) || !dnssec_algorithm_supported(k.alg))
 			continue;
+		/* RFC 5011 2.1: a revoked key is no trust anchor, nor a DS's key */
+		if (k.flags & DNSKEY_FLAG_REVOKE)
+			continue;
 		bool match = false;
 		/* a DNSKEY anchor: the very same RDATA */
 		off = 0;

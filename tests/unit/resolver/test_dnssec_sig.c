@@ -588,6 +588,41 @@ static void test_dnssec_dnskeys_are_secure_from_an_anchor_key(void **state)
 			 DNSSEC_BOGUS);
 }
 
+static void test_dnssec_ds_naming_a_key_without_zone_bit_is_bogus_with_ede_11(void **state)
+{
+	(void)state;
+	struct t_key k;
+	t_key_gen(&k, DNSSEC_ALG_ED25519, DNSKEY_FLAG_SEP);
+	struct t_key *keys[] = { &k };
+	struct rrset *dnskeys = t_dnskeys("example.", keys, 1);
+	struct t_sig p = sig_now();
+	struct rrset *sig = t_sign(dnskeys, &k, &p);
+	struct dnssec_budget b = budget();
+	struct dnssec_result r;
+	assert_int_equal(dnssec_validate_dnskeys(dnskeys, sig, ds_for("example.", &k, 2), NULL, NOW,
+						 &b, &r),
+			 DNSSEC_BOGUS);
+	assert_int_equal(dnssec_reason_ede(r.reason), 11);
+	t_key_free(&k);
+}
+
+static void test_dnssec_revoked_anchor_key_is_not_trusted(void **state)
+{
+	(void)state;
+	struct t_key k;
+	t_key_gen(&k, DNSSEC_ALG_ED25519, DNSKEY_FLAG_ZONE | DNSKEY_FLAG_SEP | DNSKEY_FLAG_REVOKE);
+	struct t_key *keys[] = { &k };
+	struct rrset *dnskeys = t_dnskeys("example.", keys, 1);
+	struct t_sig p = sig_now();
+	struct rrset *sig = t_sign(dnskeys, &k, &p);
+	struct dnssec_budget b = budget();
+	struct dnssec_result r;
+	assert_int_equal(dnssec_validate_dnskeys(dnskeys, sig, NULL, dnskeys, NOW, &b, &r),
+			 DNSSEC_BOGUS);
+	assert_int_equal(b.sig_checks_done, 0);
+	t_key_free(&k);
+}
+
 static void test_dnssec_ds_with_unknown_digest_only_is_insecure_with_ede_2(void **state)
 {
 	(void)state;
@@ -833,6 +868,8 @@ int main(void)
 		T(test_dnssec_signature_by_an_absent_key_is_bogus_with_ede_9),
 		T(test_dnssec_dnskeys_are_secure_from_a_ds_of_each_digest),
 		T(test_dnssec_dnskeys_are_secure_from_an_anchor_key),
+		T(test_dnssec_ds_naming_a_key_without_zone_bit_is_bogus_with_ede_11),
+		T(test_dnssec_revoked_anchor_key_is_not_trusted),
 		T(test_dnssec_ds_with_unknown_digest_only_is_insecure_with_ede_2),
 		T(test_dnssec_sha1_ds_is_ignored_next_to_a_sha256_one),
 		T(test_dnssec_ds_matching_no_key_is_bogus_with_ede_9),
