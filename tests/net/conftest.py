@@ -226,6 +226,13 @@ class Ternd:
         self._err.close()
         return self.returncode
 
+    def crash(self):
+        """SIGKILL, as a crash or the OOM killer would; not a failure at teardown."""
+        self.proc.kill()
+        self.proc.wait()
+        self.returncode = 0
+        self._err.close()
+
     def stderr_text(self):
         try:
             with open(self.stderr_path, errors="replace") as f:
