@@ -40,13 +40,18 @@
  *   (co.uk), loads one shard more than the others. Sharding is there for
  *   writes that do not wait on each other; a lookup costs the same in a fuller
  *   shard (log n), and eviction keeps each shard within its share. */
-static unsigned pick(const struct cache *c, const uint8_t *key, size_t len)
+static inline unsigned pick_domain(const struct cache *c, const uint8_t *key, size_t domain_len)
 {
 	if (c->n_shards == 1)
 		return 0;
-	uint64_t h = hash_sip(c->secret, key, key_domain_len(key, len), 1, 3);
+	uint64_t h = hash_sip(c->secret, key, domain_len, 1, 3);
 	/* Lemire's multiply-shift: h mod n without a division */
 	return (unsigned)(((h >> 32) * c->n_shards) >> 32);
+}
+
+static unsigned pick(const struct cache *c, const uint8_t *key, size_t len)
+{
+	return pick_domain(c, key, key_domain_len(key, len));
 }
 
 unsigned cache_shard_of(const struct cache *c, const uint8_t *name)
@@ -89,29 +94,37 @@ static void readers_exit(void *arg)
 	readers_free(r);
 }
 
-/* reader_begin() the first time this thread reads shard @i, or after a renew
- * failed: a new transaction, active. */
-static MDB_txn *reader_begin_slow(struct cache *c, unsigned i, int *rc)
+/* This thread's readers of @c, created the first time. NULL: out of memory. */
+static struct readers *readers_of(struct cache *c)
 {
 	struct readers *r = pthread_getspecific(c->readers_key);
+	if (r)
+		return r;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	if (pthread_setspecific(c->readers_key, r) != 0) {
+		free(r);
+		return NULL;
+	}
+	r->c = c;
+	pthread_mutex_lock(&c->readers_lock);
+	r->next = c->readers;
+	if (r->next)
+		r->next->prev = r;
+	c->readers = r;
+	pthread_mutex_unlock(&c->readers_lock);
+	return r;
+}
+
+/* reader_begin() the first time this thread reads shard @i, or after a renew
+ * failed: a new transaction, active. */
+static MDB_txn *reader_begin_slow(struct cache *c, unsigned i, int *rc, struct readers **rp)
+{
+	struct readers *r = readers_of(c);
 	if (!r) {
-		r = calloc(1, sizeof(*r));
-		if (!r) {
-			*rc = ENOMEM;
-			return NULL;
-		}
-		*rc = pthread_setspecific(c->readers_key, r);
-		if (*rc) {
-			free(r);
-			return NULL;
-		}
-		r->c = c;
-		pthread_mutex_lock(&c->readers_lock);
-		r->next = c->readers;
-		if (r->next)
-			r->next->prev = r;
-		c->readers = r;
-		pthread_mutex_unlock(&c->readers_lock);
+		*rc = ENOMEM;
+		return NULL;
 	}
 	if (r->cuts[i]) {
 		mdb_cursor_close(r->cuts[i]);
@@ -121,38 +134,77 @@ static MDB_txn *reader_begin_slow(struct cache *c, unsigned i, int *rc)
 		mdb_txn_abort(r->txn[i]);
 		r->txn[i] = NULL;
 	}
+	r->active &= ~(1ULL << i);
 	*rc = mdb_txn_begin(c->shards[i].env, NULL, MDB_RDONLY, &r->txn[i]);
 	if (*rc) {
 		r->txn[i] = NULL;
 		return NULL;
 	}
+	if (r->held)
+		r->active |= 1ULL << i;
+	*rp = r;
 	return r->txn[i];
 }
 
-/* This thread's read transaction on shard @i, ready for use: a renew, no
- * allocation, no lock. Give it back with reader_end(). Returns NULL and sets
- * *@rc (an LMDB code) on failure. */
-static inline MDB_txn *reader_begin(struct cache *c, unsigned i, int *rc)
+/* This thread's read transaction on shard @i, ready for use: a renew (or, in
+ * a hold, nothing), no allocation, no lock. Give it back with reader_end().
+ * Returns NULL and sets *@rc (an LMDB code) on failure; sets *@rp. */
+static inline MDB_txn *reader_begin(struct cache *c, unsigned i, int *rc, struct readers **rp)
 {
 	struct readers *r = pthread_getspecific(c->readers_key);
 	if (r && r->txn[i]) {
-		*rc = mdb_txn_renew(r->txn[i]);
-		if (*rc == 0)
+		*rp = r;
+		if (r->active >> i & 1)
 			return r->txn[i];
+		*rc = mdb_txn_renew(r->txn[i]);
+		if (*rc == 0) {
+			if (r->held)
+				r->active |= 1ULL << i;
+			return r->txn[i];
+		}
 	}
-	return reader_begin_slow(c, i, rc);
+	return reader_begin_slow(c, i, rc, rp);
 }
 
-/* Release the snapshot; the transaction stays with the thread for next time. */
-static inline void reader_end(MDB_txn *txn)
+/* Release the snapshot, unless in a hold; the transaction stays with the
+ * thread for next time. */
+static inline void reader_end(struct readers *r, unsigned i)
 {
-	mdb_txn_reset(txn);
+	if (!r->held)
+		mdb_txn_reset(r->txn[i]);
+}
+
+int cache_read_hold(struct cache *c)
+{
+	struct readers *r = readers_of(c);
+	if (!r)
+		return -ENOMEM;
+	r->held = true;
+	return 0;
+}
+
+/* End this thread's snapshots of the shards in @mask. */
+static void readers_drop(struct readers *r, uint64_t mask)
+{
+	uint64_t ended = r->active & mask;
+	for (unsigned i = 0; ended; i++, ended >>= 1)
+		if (ended & 1)
+			mdb_txn_reset(r->txn[i]);
+	r->active &= ~mask;
+}
+
+void cache_read_release(struct cache *c)
+{
+	struct readers *r = pthread_getspecific(c->readers_key);
+	if (!r)
+		return;
+	readers_drop(r, ~0ULL);
+	r->held = false;
 }
 
 /* A cursor on "cuts" of shard @i in @txn (this thread's, just begun). */
-static MDB_cursor *reader_cuts(struct cache *c, unsigned i, MDB_txn *txn, int *rc)
+static MDB_cursor *reader_cuts(struct readers *r, unsigned i, MDB_txn *txn, int *rc)
 {
-	struct readers *r = pthread_getspecific(c->readers_key);
 	if (r->cuts[i]) {
 		*rc = mdb_cursor_renew(txn, r->cuts[i]);
 		if (*rc == 0)
@@ -160,7 +212,7 @@ static MDB_cursor *reader_cuts(struct cache *c, unsigned i, MDB_txn *txn, int *r
 		mdb_cursor_close(r->cuts[i]);
 		r->cuts[i] = NULL;
 	}
-	*rc = mdb_cursor_open(txn, c->shards[i].dbi[KEY_DB_CUTS], &r->cuts[i]);
+	*rc = mdb_cursor_open(txn, r->c->shards[i].dbi, &r->cuts[i]);
 	if (*rc) {
 		r->cuts[i] = NULL;
 		return NULL;
@@ -460,26 +512,32 @@ int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, ui
 		}
 		if (puts[i].entry.ttl_s == 0)
 			continue;
-		uint8_t key[KEY_MAX];
-		enum key_db db;
-		int len = key_locate(key, puts[i].name, puts[i].type, &db);
+		uint8_t key[KEY_DB_MAX];
+		size_t domain_len;
+		int len = key_locate(key, puts[i].name, puts[i].type, &domain_len);
 		if (len < 0) {
 			n_bad++;
 			continue;
 		}
-		which[i] = (uint8_t)pick(c, key, (size_t)len);
+		which[i] = (uint8_t)pick_domain(c, key + 1, domain_len);
 		touched[which[i]] = true;
 	}
 	/* One transaction per shard touched, in shard order; a failing shard does
 	 * not keep the others from storing their part. */
 	int rc = 0;
+	uint64_t written = 0;
 	for (unsigned i = 0; i < c->n_shards; i++) {
 		if (!touched[i])
 			continue;
 		int shard_rc = shard_stash(&c->shards[i], puts, which, (uint8_t)i, n, now_s);
 		if (shard_rc && !rc)
 			rc = shard_rc;
+		written |= 1ULL << i;
 	}
+	/* in a hold, this thread's next reads of those shards see the writes */
+	struct readers *r = pthread_getspecific(c->readers_key);
+	if (r && r->active & written)
+		readers_drop(r, written);
 	if (which != which_stack)
 		free(which);
 	if (rc)
@@ -518,22 +576,23 @@ static inline bool entry_usable(struct cache_entry *e, uint64_t expire_at_s, uin
 static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		      bool stale_ok, uint32_t stale_s, cache_read_fn fn, void *ctx)
 {
-	uint8_t key[KEY_MAX];
-	enum key_db db;
-	int len = key_locate(key, name, type, &db);
+	uint8_t key[KEY_DB_MAX];
+	size_t domain_len;
+	int len = key_locate(key, name, type, &domain_len);
 	if (len < 0)
 		return len;
-	unsigned i = pick(c, key, (size_t)len);
+	unsigned i = pick_domain(c, key + 1, domain_len);
 	struct shard *s = &c->shards[i];
+	struct readers *r;
 	int rc;
-	MDB_txn *txn = reader_begin(c, i, &rc);
+	MDB_txn *txn = reader_begin(c, i, &rc, &r);
 	if (!txn)
 		return shard_err(s, rc);
 
 	MDB_val k = { (size_t)len, key }, v;
 	struct cache_entry e;
 	uint64_t expire_at_s;
-	rc = mdb_get(txn, s->dbi[db], &k, &v);
+	rc = mdb_get(txn, s->dbi, &k, &v);
 	if (rc) {
 		rc = shard_err(s, rc);
 	} else if (cache_entry_decode(v.mv_data, v.mv_size, type, &e, &expire_at_s) != 0) {
@@ -545,7 +604,7 @@ static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint6
 		shard_touch(s, key, (size_t)len);
 		rc = fn(ctx, &e);
 	}
-	reader_end(txn);
+	reader_end(r, i);
 	return rc;
 }
 
@@ -630,24 +689,26 @@ static int find_cut_in_shard(struct cache *c, unsigned i, const uint8_t *labels,
 			     size_t *cut_len)
 {
 	struct shard *s = &c->shards[i];
+	struct readers *r;
 	int rc;
-	MDB_txn *txn = reader_begin(c, i, &rc);
+	MDB_txn *txn = reader_begin(c, i, &rc, &r);
 	if (!txn)
 		return shard_err(s, rc);
-	MDB_cursor *cur = reader_cuts(c, i, txn, &rc);
+	MDB_cursor *cur = reader_cuts(r, i, txn, &rc);
 	if (!cur) {
-		reader_end(txn);
+		reader_end(r, i);
 		return shard_err(s, rc);
 	}
-	uint8_t key[KEY_MAX];
+	uint8_t key[KEY_DB_MAX];
+	key[0] = KEY_SPACE_CUTS; /* FORMAT: cache-key */
 	size_t t_len = len;
 	rc = TERN_ENOTFOUND;
 	while (key_depth(labels, t_len) >= 2) {
-		memcpy(key, labels, t_len);
-		key[t_len] = 0; /* FORMAT: cache-key: END */
-		MDB_val k = { t_len + 1, key }, v;
+		memcpy(key + 1, labels, t_len);
+		key[1 + t_len] = 0; /* FORMAT: cache-key: END */
+		MDB_val k = { t_len + 2, key }, v;
 		int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (mrc == 0 && k.mv_size == t_len + 1 && memcmp(k.mv_data, key, t_len + 1) == 0) {
+		if (mrc == 0 && k.mv_size == t_len + 2 && memcmp(k.mv_data, key, t_len + 2) == 0) {
 			rc = take_cut(s, &k, &v, now_s, a, out);
 			if (rc != TERN_ENOTFOUND) {
 				*cut_len = t_len;
@@ -665,17 +726,18 @@ static int find_cut_in_shard(struct cache *c, unsigned i, const uint8_t *labels,
 				rc = shard_err(s, mrc);
 			break;
 		}
+		/* C: the greatest key below K; none in the space of cuts: no cut */
 		const uint8_t *ck = k.mv_data;
-		if (k.mv_size == 0 || ck[k.mv_size - 1] != 0)
-			break; /* not a key of ours: a damaged file */
-		size_t c_len = k.mv_size - 1; /* without END */
-		size_t l_len = key_common_len(ck, c_len, labels, t_len);
+		if (k.mv_size < 2 || ck[0] != KEY_SPACE_CUTS || ck[k.mv_size - 1] != 0)
+			break;
+		size_t c_len = k.mv_size - 2; /* without space and END */
+		size_t l_len = key_common_len(ck + 1, c_len, labels, t_len);
 		if (l_len >= t_len)
 			break; /* cannot be, with keys of ours */
-		if (l_len == c_len && key_depth(ck, c_len) < 2)
+		if (l_len == c_len && key_depth(ck + 1, c_len) < 2)
 			break; /* the TLD or the root: their own shards say */
 		if (l_len == c_len) {
-			/* C is an ancestor of T: the deepest cut in the DB */
+			/* C is an ancestor of T: the deepest cut in the space */
 			rc = take_cut(s, &k, &v, now_s, a, out);
 			if (rc != TERN_ENOTFOUND) {
 				*cut_len = c_len;
@@ -686,7 +748,7 @@ static int find_cut_in_shard(struct cache *c, unsigned i, const uint8_t *labels,
 			t_len = l_len;
 		}
 	}
-	reader_end(txn);
+	reader_end(r, i);
 	return rc;
 }
 
@@ -694,19 +756,21 @@ static int find_cut_in_shard(struct cache *c, unsigned i, const uint8_t *labels,
 static int find_cut_at(struct cache *c, const uint8_t *labels, size_t len, uint64_t now_s,
 		       struct arena *a, struct cache_entry *out)
 {
-	uint8_t key[KEY_MAX];
-	memcpy(key, labels, len);
-	key[len] = 0; /* FORMAT: cache-key: END */
-	unsigned i = pick(c, key, len + 1);
+	uint8_t key[KEY_DB_MAX];
+	key[0] = KEY_SPACE_CUTS; /* FORMAT: cache-key */
+	memcpy(key + 1, labels, len);
+	key[1 + len] = 0; /* END */
+	unsigned i = pick(c, labels, len);
 	struct shard *s = &c->shards[i];
+	struct readers *r;
 	int rc;
-	MDB_txn *txn = reader_begin(c, i, &rc);
+	MDB_txn *txn = reader_begin(c, i, &rc, &r);
 	if (!txn)
 		return shard_err(s, rc);
-	MDB_val k = { len + 1, key }, v;
-	rc = mdb_get(txn, s->dbi[KEY_DB_CUTS], &k, &v);
+	MDB_val k = { len + 2, key }, v;
+	rc = mdb_get(txn, s->dbi, &k, &v);
 	rc = rc ? shard_err(s, rc) : take_cut(s, &k, &v, now_s, a, out);
-	reader_end(txn);
+	reader_end(r, i);
 	return rc;
 }
 
@@ -753,12 +817,13 @@ size_t cache_count(struct cache *c)
 {
 	size_t n = 0;
 	for (unsigned i = 0; i < c->n_shards; i++) {
+		struct readers *r;
 		int rc;
-		MDB_txn *txn = reader_begin(c, i, &rc);
+		MDB_txn *txn = reader_begin(c, i, &rc, &r);
 		if (!txn)
 			continue;
 		n += shard_count(&c->shards[i], txn);
-		reader_end(txn);
+		reader_end(r, i);
 	}
 	return n;
 }

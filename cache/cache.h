@@ -137,6 +137,19 @@ typedef int (*cache_read_fn)(void *ctx, const struct cache_entry *e);
  * called), TERN_EMALFORMED (@name is not a name) or another negative error. */
 int cache_read(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 	       cache_read_fn fn, void *ctx);
+/** Keep this thread's read snapshots from one cache_read() to the next until
+ * cache_read_release(), so that a batch of lookups (say, one recvmmsg() worth
+ * of questions) renews each shard's read transaction once, not once per
+ * lookup: LMDB's renew and reset are a tenth of a lookup. Each shard's
+ * snapshot is taken by the first read of it in the hold: writes made since by
+ * other threads or processes are seen only after the release; this thread's
+ * own are (cache_stash_many() ends its snapshots of the shards it writes). A
+ * snapshot pins the pages it sees: hold for one batch, not longer. Not nested.
+ * Returns 0 or -ENOMEM. */
+int cache_read_hold(struct cache *c);
+/** End this thread's hold (and its snapshots). */
+void cache_read_release(struct cache *c);
+
 /** cache_read(), but an entry that expired at most @stale_s seconds before
  * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller
  * picks the TTL it answers with). A fresh entry comes with stale false. */

@@ -14,8 +14,9 @@
  * to them. Stored in every environment's "meta" DB (a mismatch recreates the
  * cache) and as the first byte of every entry (an entry of another format is
  * never misread).
- * 1: one environment. 2: shards, the "cuts" DB, a 20-byte entry header. */
-#define CACHE_FORMAT 2
+ * 1: one environment. 2: shards, a "cuts" DB, a 20-byte entry header.
+ * 3: each shard in LMDB's unnamed DB, split by a space byte. */
+#define CACHE_FORMAT 3
 
 /* FORMAT: cache-entry: the header's size; the payload follows it. */
 #define ENTRY_HDR_LEN 20

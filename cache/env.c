@@ -126,8 +126,8 @@ int env_open(MDB_env **out, const char *dir, size_t map_bytes, unsigned max_dbs,
 		rc = env_failure(rc, dir, why);
 		goto fail_close;
 	}
-	if (mdb_env_get_maxkeysize(env) < KEY_MAX) {
-		log_err("cache: LMDB built with keys shorter than %d bytes", KEY_MAX);
+	if (mdb_env_get_maxkeysize(env) < KEY_DB_MAX) {
+		log_err("cache: LMDB built with keys shorter than %d bytes", KEY_DB_MAX);
 		rc = -ENOTSUP;
 		goto fail_close;
 	}

@@ -23,8 +23,8 @@
 
 size_t evict_used_pages(struct shard *s, MDB_txn *txn)
 {
-	/* 0 and 1 are LMDB's own DBs: the free list and the names of the others */
-	const MDB_dbi dbis[] = { 0, 1, s->dbi_meta, s->dbi[KEY_DB_RRSETS], s->dbi[KEY_DB_CUTS] };
+	/* 0 is LMDB's free list; s->dbi (1) holds the rest */
+	const MDB_dbi dbis[] = { 0, s->dbi };
 	size_t used = 2; /* the two meta pages */
 	for (size_t i = 0; i < sizeof(dbis) / sizeof(dbis[0]); i++) {
 		MDB_stat st;
@@ -51,13 +51,12 @@ static size_t entry_bytes(const MDB_val *k, const MDB_val *v, size_t page_bytes)
 
 /* Whether the entry can go before any other: unreadable, or expired longer
  * ago than the stale window (RFC 8767: only then is it useless). */
-static bool is_dead(const struct shard *s, enum key_db db, const MDB_val *k, const MDB_val *v,
-		    uint64_t now_s)
+static bool is_dead(const struct shard *s, const MDB_val *k, const MDB_val *v, uint64_t now_s)
 {
 	uint16_t type;
 	struct cache_entry e;
 	uint64_t expire_at_s;
-	if (!key_type(k->mv_data, k->mv_size, db, &type) ||
+	if (!key_type(k->mv_data, k->mv_size, &type) ||
 	    cache_entry_decode(v->mv_data, v->mv_size, type, &e, &expire_at_s) != 0)
 		return true;
 	return expire_at_s <= now_s && now_s - expire_at_s >= s->stale_s;
@@ -111,38 +110,46 @@ static void save_hand(struct hand *h, const MDB_val *k)
 }
 
 struct window {
-	uint8_t start[KEY_MAX];
+	uint8_t start[KEY_DB_MAX];
 	size_t start_len;
 	size_t n_live;
 	size_t live_bytes;
 	size_t bytes_by_age[256];
 };
 
-/* Evict about @need bytes from @db. Adds what it freed to *@freed and the
- * entries deleted to *@n_deleted. Returns an LMDB code. */
-static int evict_db(struct shard *s, MDB_txn *txn, enum key_db db, uint64_t now_s, size_t need,
-		    size_t window, bool lru, size_t *freed, long *n_deleted, size_t *n_looked)
+/* Whether @k is a key of an entry, not a record of the shard's own. */
+static bool is_entry(const MDB_val *k)
 {
+	/* FORMAT: cache-key */
+	return k->mv_size > 0 && *(const uint8_t *)k->mv_data != KEY_SPACE_META;
+}
+
+int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need, size_t window,
+	      bool lru, long *n_deleted, size_t *freed, size_t *n_looked)
+{
+	*n_deleted = 0;
+	*freed = 0;
+	*n_looked = 0;
 	size_t page_bytes = s->page_bytes;
 	size_t got = 0;
 	MDB_stat st;
-	int rc = mdb_stat(txn, s->dbi[db], &st);
+	int rc = mdb_stat(txn, s->dbi, &st);
 	if (rc)
 		return rc;
 	size_t limit = st.ms_entries < window ? st.ms_entries : window;
 	if (limit == 0 || need == 0)
 		return 0;
 	MDB_cursor *cur;
-	rc = mdb_cursor_open(txn, s->dbi[db], &cur);
+	rc = mdb_cursor_open(txn, s->dbi, &cur);
 	if (rc)
 		return rc;
 
-	struct hand *hand = &s->hand[db];
+	struct hand *hand = &s->hand;
 	if (hand->len == 0) {
-		/* the first run of this process: a random point in the key order */
-		uint8_t first = (uint8_t)('a' + next_random(&s->rng) % 26);
-		hand->key[0] = first;
-		hand->len = 1;
+		/* the first run of this process: a random point among the names */
+		hand->key[0] = KEY_SPACE_RRSETS; /* FORMAT: cache-key */
+		hand->key[1] = (uint8_t)('a' + next_random(&s->rng) % 26);
+		hand->len = 2;
 	}
 	MDB_val k, v;
 	rc = seek(cur, hand->key, hand->len, &k, &v);
@@ -162,7 +169,9 @@ static int evict_db(struct shard *s, MDB_txn *txn, enum key_db db, uint64_t now_
 	size_t looked = 0;
 	for (; looked < limit && got < need && rc == 0; looked++) {
 		size_t bytes = entry_bytes(&k, &v, page_bytes);
-		if (is_dead(s, db, &k, &v, now_s)) {
+		if (!is_entry(&k)) {
+			/* the shard's records: not ours to evict */
+		} else if (is_dead(s, &k, &v, now_s)) {
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
 				goto out;
@@ -208,7 +217,12 @@ static int evict_db(struct shard *s, MDB_txn *txn, enum key_db db, uint64_t now_
 	}
 	size_t at_cut = want - older; /* bytes to take from the entries of cut_age */
 	rc = seek(cur, w.start, w.start_len, &k, &v);
-	for (size_t i = 0; i < w.n_live && rc == 0; i++) {
+	for (size_t i = 0; i < w.n_live && rc == 0;) {
+		if (!is_entry(&k)) {
+			rc = step(cur, &k, &v);
+			continue;
+		}
+		i++;
 		unsigned age = age_of(s, &k, epoch);
 		size_t bytes = entry_bytes(&k, &v, page_bytes);
 		if ((int)age > cut_age || ((int)age == cut_age && at_cut > 0)) {
@@ -236,31 +250,6 @@ out_done:
 out:
 	mdb_cursor_close(cur);
 	*freed += got;
-	return rc;
-}
-
-int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need_bytes, size_t window,
-	      bool lru, long *n_deleted, size_t *freed_bytes, size_t *n_looked)
-{
-	/* Split the need over the DBs by the room each takes. */
-	size_t pages[KEY_DBS], total = 0;
-	for (int db = 0; db < KEY_DBS; db++) {
-		MDB_stat st;
-		pages[db] = mdb_stat(txn, s->dbi[db], &st) == 0 ?
-			st.ms_leaf_pages + st.ms_overflow_pages : 0;
-		total += pages[db];
-	}
-	*n_deleted = 0;
-	*freed_bytes = 0;
-	*n_looked = 0;
-	int rc = 0;
-	for (int db = 0; db < KEY_DBS && total > 0 && rc == 0; db++) {
-		double share = (double)pages[db] / (double)total;
-		size_t need = (size_t)((double)need_bytes * share) + 1;
-		size_t db_window = (size_t)((double)window * share) + 16;
-		rc = evict_db(s, txn, (enum key_db)db, now_s, need, db_window, lru, freed_bytes,
-			      n_deleted, n_looked);
-	}
 	return rc;
 }
 

@@ -13,7 +13,7 @@ struct shard;
 /** Pages that the shard's data takes, as @txn sees it (free pages not counted). */
 size_t evict_used_pages(struct shard *s, MDB_txn *txn);
 
-/** Delete up to about @need_bytes of entries from @s inside the write
+/** Delete up to about @need bytes of entries from @s inside the write
  * transaction @txn, looking at a window of about @window entries after the
  * shard's CLOCK hand: first the entries that cannot be read or that expired
  * longer ago than the stale window; then, if that was not enough and @lru,
@@ -23,7 +23,7 @@ size_t evict_used_pages(struct shard *s, MDB_txn *txn);
  * transaction copies: in a full map, keep it small. Sets *@n_deleted,
  * *@freed_bytes (about: the leaf space of the entries deleted) and *@n_looked;
  * returns an LMDB code. */
-int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need_bytes, size_t window,
+int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need, size_t window,
 	      bool lru, long *n_deleted, size_t *freed_bytes, size_t *n_looked);
 
 /** End an eviction: what was read before it is now one epoch older. */

@@ -53,8 +53,15 @@ static inline uint64_t hash_sip(const uint8_t key[HASH_KEY_LEN], const void *dat
 		v0 ^= m;
 	}
 	uint64_t b = (uint64_t)len << 56;
-	for (size_t i = 0; i < len % 8; i++)
-		b |= (uint64_t)p[i] << (8 * i);
+	switch (len % 8) {
+	case 7: b |= (uint64_t)p[6] << 48; /* fall through */
+	case 6: b |= (uint64_t)p[5] << 40; /* fall through */
+	case 5: b |= (uint64_t)p[4] << 32; /* fall through */
+	case 4: b |= (uint64_t)p[3] << 24; /* fall through */
+	case 3: b |= (uint64_t)p[2] << 16; /* fall through */
+	case 2: b |= (uint64_t)p[1] << 8;  /* fall through */
+	case 1: b |= (uint64_t)p[0];
+	}
 	v3 ^= b;
 	for (unsigned r = 0; r < c_rounds; r++)
 		HASH_SIPROUND(v0, v1, v2, v3);

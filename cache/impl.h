@@ -9,12 +9,17 @@
 
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 /* One thread's read transactions on one cache: one per shard, reset between
- * reads (so that no old snapshot is pinned) and renewed on the next. */
+ * reads (so that no old snapshot is pinned) and renewed on the next; in a hold
+ * (cache_read_hold()), kept active until the release. */
 struct readers {
 	struct cache *c;
 	struct readers *prev, *next;
+	bool held;
+	uint64_t active; /* bit i: txn[i] holds a snapshot (only in a hold) */
 	MDB_txn *txn[CACHE_SHARDS_MAX];
 	MDB_cursor *cuts[CACHE_SHARDS_MAX]; /* on "cuts", for cache_find_cut() */
 };

@@ -5,6 +5,7 @@
 #include "cache/key.h"
 #include "base/err.h"
 
+#include <endian.h>
 #include <string.h>
 
 #define KEY_LABELS_MAX 128 /* 255 bytes hold at most 127 one-byte labels and the root */
@@ -52,19 +53,14 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + ('a' - 'A')) : c;
 }
 
-/* FORMAT: cache-key. Write the labels of @name reversed, each with its SEP.
- * Returns the bytes written, or TERN_EMALFORMED. */
-static int encode_labels(uint8_t out[KEY_MAX], const uint8_t *name)
+/* FORMAT: cache-key. encode_labels() for a name with label bytes 0x00 or 0x01,
+ * which are escaped: byte by byte. */
+static int encode_labels_escaped(uint8_t out[KEY_MAX], const uint8_t *name, const uint8_t *at,
+				 int n_labels, size_t *domain_len)
 {
-	uint8_t at[KEY_LABELS_MAX];
-	int n_labels = 0;
-	int len = key_name_len(name, KEY_NAME_MAX);
-	if (len < 0)
-		return len;
-	for (int pos = 0; name[pos] != 0; pos += 1 + name[pos])
-		at[n_labels++] = (uint8_t)pos;
-
 	size_t w = 0;
+	int n_done = 0;
+	*domain_len = 0;
 	while (n_labels-- > 0) {
 		const uint8_t *label = name + at[n_labels];
 		for (int i = 1; i <= label[0]; i++) {
@@ -76,13 +72,83 @@ static int encode_labels(uint8_t out[KEY_MAX], const uint8_t *name)
 			out[w++] = c;
 		}
 		out[w++] = KEY_SEP;
+		if (++n_done <= 2)
+			*domain_len = w;
+	}
+	return (int)w;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* The 8 bytes of @x ASCII-lowercased, and whether one of them is 0x00 or 0x01
+ * (which the key escapes). Word at a time: this is on every lookup's path. */
+static uint64_t lower8(uint64_t x, bool *has_low)
+{
+	uint64_t seven = x & ~HIGHS;
+	uint64_t above_z = seven + (0x7f - 'Z') * ONES;  /* high bit: byte > 'Z' */
+	uint64_t from_a = seven + (0x80 - 'A') * ONES;   /* high bit: byte >= 'A' */
+	uint64_t upper = ~x & from_a & ~above_z & HIGHS; /* ASCII 'A'..'Z' */
+	*has_low = ((x - 2 * ONES) & ~x & HIGHS) != 0;  /* some byte < 2 */
+	return x | upper >> 2;                            /* 0x80 >> 2 == 'a' - 'A' */
+}
+
+/* FORMAT: cache-key. Write the labels of @name reversed, each with its SEP,
+ * and set *@domain_len to the length of the first two (key_domain_len()).
+ * Returns the bytes written, or TERN_EMALFORMED. */
+static int encode_labels(uint8_t out[KEY_MAX], const uint8_t *name, size_t *domain_len)
+{
+	uint8_t at[KEY_LABELS_MAX];
+	int n_labels = 0;
+	/* the labels' offsets, checked as key_name_len() does */
+	size_t pos = 0;
+	for (uint8_t len; (len = name[pos]) != 0; pos += 1 + (size_t)len) {
+		/* catches 0xc0 (a compression pointer) and 0x40 (RFC 6891 extended labels) */
+		if (len > KEY_LABEL_MAX || pos + 1 + len >= KEY_NAME_MAX)
+			return TERN_EMALFORMED;
+		at[n_labels++] = (uint8_t)pos;
+	}
+	size_t name_len = pos + 1;
+
+	size_t w = 0;
+	*domain_len = 0;
+	for (int l = n_labels - 1; l >= 0; l--) {
+		const uint8_t *label = name + at[l] + 1;
+		size_t len = label[-1], i = 0;
+		bool has_low = false;
+		/* whole words while they lie within the name; the bytes past the
+		 * label are written over next */
+		for (; i < len && at[l] + 1 + i + 8 <= name_len; i += 8) {
+			uint64_t x, past = 0;
+			bool low;
+			memcpy(&x, label + i, 8);
+			x = le64toh(x); /* the first byte lowest */
+			if (len - i < 8)
+				past = ~0ULL << (8 * (len - i));
+			x = lower8(x | (past & HIGHS), &low) & ~past;
+			has_low |= low;
+			x = htole64(x);
+			memcpy(out + w + i, &x, 8);
+		}
+		for (; i < len; i++) {
+			uint8_t c = label[i];
+			has_low |= c <= KEY_ESC;
+			out[w + i] = lower(c);
+		}
+		if (has_low)
+			return encode_labels_escaped(out, name, at, n_labels, domain_len);
+		w += len;
+		out[w++] = KEY_SEP;
+		if (l == n_labels - 2 || n_labels == 1)
+			*domain_len = w;
 	}
 	return (int)w;
 }
 
 int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type)
 {
-	int w = encode_labels(out, name);
+	size_t domain_len;
+	int w = encode_labels(out, name, &domain_len);
 	if (w < 0)
 		return w;
 	/* FORMAT: cache-key */
@@ -94,7 +160,8 @@ int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type)
 
 int key_prefix(uint8_t out[KEY_MAX], const uint8_t *name, bool subtree)
 {
-	int w = encode_labels(out, name);
+	size_t domain_len;
+	int w = encode_labels(out, name, &domain_len);
 	if (w < 0)
 		return w;
 	if (!subtree)
@@ -143,20 +210,32 @@ size_t key_common_len(const uint8_t *a, size_t a_len, const uint8_t *b, size_t b
 	return p;
 }
 
-int key_locate(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type, enum key_db *db)
+int key_locate(uint8_t out[KEY_DB_MAX], const uint8_t *name, uint16_t type, size_t *domain_len)
 {
-	*db = type == KEY_TYPE_NS ? KEY_DB_CUTS : KEY_DB_RRSETS;
-	return type == KEY_TYPE_NS ? key_prefix(out, name, false) : key_encode(out, name, type);
+	int w = encode_labels(out + 1, name, domain_len);
+	if (w < 0)
+		return w;
+	/* FORMAT: cache-key */
+	w++;
+	out[w++] = KEY_END;
+	if (type == KEY_TYPE_NS) {
+		out[0] = KEY_SPACE_CUTS;
+		return w;
+	}
+	out[0] = KEY_SPACE_RRSETS;
+	out[w++] = (uint8_t)(type >> 8);
+	out[w++] = (uint8_t)type;
+	return w;
 }
 
-bool key_type(const uint8_t *key, size_t len, enum key_db db, uint16_t *type)
+bool key_type(const uint8_t *key, size_t len, uint16_t *type)
 {
-	/* FORMAT: cache-key: "cuts" keys end with END; "rrsets" keys with the type */
-	if (db == KEY_DB_CUTS) {
+	/* FORMAT: cache-key: cut keys end with END; the others with the type */
+	if (len >= 2 && key[0] == KEY_SPACE_CUTS && key[len - 1] == KEY_END) {
 		*type = KEY_TYPE_NS;
-		return len >= 1 && key[len - 1] == KEY_END;
+		return true;
 	}
-	if (len < 3)
+	if (len < 4 || key[0] != KEY_SPACE_RRSETS)
 		return false;
 	*type = (uint16_t)(key[len - 2] << 8 | key[len - 1]);
 	return true;

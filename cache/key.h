@@ -33,29 +33,37 @@ int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type);
  * Returns the prefix's length, or TERN_EMALFORMED. */
 int key_prefix(uint8_t out[KEY_MAX], const uint8_t *name, bool subtree);
 
-/* FORMAT: cache-key: the DB that holds an RRset. NS RRsets live apart, in
- * "cuts", keyed by the name alone (key_prefix(name, false)): that DB holds
- * nothing but zone cuts, so the closest enclosing cut of a name is an ordered
- * lookup among cuts only. Every other type lives in "rrsets" (key_encode). */
-enum key_db {
-	KEY_DB_RRSETS = 0,
-	KEY_DB_CUTS = 1,
+/* FORMAT: cache-key: a shard keeps everything in one LMDB DB, the unnamed one
+ * (a named DB costs a lookup of its record in the unnamed one after every
+ * renew of a read transaction: a third of a lookup), split into spaces by the
+ * key's first byte:
+ *   KEY_SPACE_META:   the shard's own records (format, layout);
+ *   KEY_SPACE_CUTS:   NS RRsets, keyed by the name alone: the space byte, then
+ *                     key_prefix(name, false). This space holds nothing but
+ *                     zone cuts, so the closest enclosing cut of a name is an
+ *                     ordered lookup among cuts only;
+ *   KEY_SPACE_RRSETS: every other type: the space byte, then key_encode(). */
+enum key_space {
+	KEY_SPACE_META = 0,
+	KEY_SPACE_CUTS = 1,
+	KEY_SPACE_RRSETS = 2,
 };
-#define KEY_DBS 2
-#define KEY_TYPE_NS 2 /* RFC 1035 3.2.2 */
+#define KEY_DB_MAX (1 + KEY_MAX) /* a key in the DB: 508, within LMDB's 511 */
+#define KEY_TYPE_NS 2            /* RFC 1035 3.2.2 */
 
-/** Encode the key of (@name, @type) in the DB *@db that holds it.
- * Returns the key's length, or TERN_EMALFORMED. */
-int key_locate(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type, enum key_db *db);
+/** Encode into @out the DB key of (@name, @type), space byte first, and set
+ * *@domain_len to key_domain_len() of the part after the space byte (the part
+ * that picks the shard). Returns the key's length, or TERN_EMALFORMED. */
+int key_locate(uint8_t out[KEY_DB_MAX], const uint8_t *name, uint16_t type, size_t *domain_len);
 
-/** The type of the entry stored under @key (@len bytes) in @db; false if the
- * key is too short to be one of ours. */
-bool key_type(const uint8_t *key, size_t len, enum key_db db, uint16_t *type);
+/** The type of the entry stored under the DB key @key (@len bytes); false for
+ * a key of no entry space, or too short to be one of ours. */
+bool key_type(const uint8_t *key, size_t len, uint16_t *type);
 
 /* The helpers below work on a *label prefix*: the start of a key made of whole
  * labels, each with its SEP, as key_prefix(name, true) writes it (the root's is
- * empty). Cut keys (FORMAT: cache-key, the "cuts" DB) are a label prefix plus
- * one END byte. */
+ * empty). Cut keys (FORMAT: cache-key, KEY_SPACE_CUTS) are the space byte, a
+ * label prefix and one END byte. */
 
 /** Length of the label prefix of the first (at most) two labels of @key (a
  * whole key or a label prefix of @len bytes): the part that picks the shard.

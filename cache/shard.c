@@ -18,11 +18,10 @@
 #include <sys/random.h>
 #include <unistd.h>
 
-#define DB_META "meta"
-#define DB_RRSETS "rrsets"
-#define DB_CUTS "cuts"
-#define META_FORMAT_KEY "format"
-#define META_SHARD_KEY "shard"
+/* FORMAT: cache-meta: the shard's records, in KEY_SPACE_META (FORMAT: cache-key) */
+#define META_FORMAT_KEY "\0format"
+#define META_SHARD_KEY "\0shard"
+#define META_RECORDS 2
 
 /* Eviction starts above the high-water mark and frees a share of the map. The
  * gap to the end of the map is room for copy-on-write: a transaction writes
@@ -77,7 +76,7 @@ int shard_err(struct shard *s, int rc)
 /* ---- opening: format and layout checks ---------------------------------- */
 
 /* FORMAT: cache-meta: the records that say what the files hold. */
-static int meta_write(MDB_txn *txn, MDB_dbi meta, const struct shard_id *id)
+static int meta_write(MDB_txn *txn, MDB_dbi dbi, const struct shard_id *id)
 {
 	uint8_t format[4], rec[8 + HASH_KEY_LEN];
 	put_u32(format, CACHE_FORMAT);
@@ -86,15 +85,15 @@ static int meta_write(MDB_txn *txn, MDB_dbi meta, const struct shard_id *id)
 	memcpy(rec + 8, id->secret, HASH_KEY_LEN);
 	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
 	MDB_val v = { sizeof(format), format };
-	int rc = mdb_put(txn, meta, &k, &v, 0);
+	int rc = mdb_put(txn, dbi, &k, &v, 0);
 	if (rc)
 		return rc;
 	k = (MDB_val){ sizeof(META_SHARD_KEY) - 1, (void *)META_SHARD_KEY };
 	v = (MDB_val){ sizeof(rec), rec };
-	return mdb_put(txn, meta, &k, &v, 0);
+	return mdb_put(txn, dbi, &k, &v, 0);
 }
 
-/* The format and layout checks, in the transaction that opens the DBs.
+/* The format and layout checks, in the transaction that opens the DB.
  * Returns 0 (writing the records into a new shard), TERN_EMALFORMED with *@why
  * set when the files hold something else, or an LMDB code. */
 static int meta_check(struct shard *s, MDB_txn *txn, const struct shard_id *id, const char **why)
@@ -102,19 +101,17 @@ static int meta_check(struct shard *s, MDB_txn *txn, const struct shard_id *id, 
 	/* FORMAT: cache-meta */
 	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
 	MDB_val v;
-	int rc = mdb_get(txn, s->dbi_meta, &k, &v);
+	int rc = mdb_get(txn, s->dbi, &k, &v);
 	if (rc == MDB_NOTFOUND) {
-		for (int db = 0; db < KEY_DBS; db++) {
-			MDB_stat st;
-			rc = mdb_stat(txn, s->dbi[db], &st);
-			if (rc)
-				return rc;
-			if (st.ms_entries > 0) {
-				*why = "entries without a format version";
-				return TERN_EMALFORMED;
-			}
+		MDB_stat st;
+		rc = mdb_stat(txn, s->dbi, &st);
+		if (rc)
+			return rc;
+		if (st.ms_entries > 0) {
+			*why = "entries without a format version";
+			return TERN_EMALFORMED;
 		}
-		return meta_write(txn, s->dbi_meta, id);
+		return meta_write(txn, s->dbi, id);
 	}
 	if (rc)
 		return rc;
@@ -123,7 +120,7 @@ static int meta_check(struct shard *s, MDB_txn *txn, const struct shard_id *id, 
 		return TERN_EMALFORMED;
 	}
 	k = (MDB_val){ sizeof(META_SHARD_KEY) - 1, (void *)META_SHARD_KEY };
-	rc = mdb_get(txn, s->dbi_meta, &k, &v);
+	rc = mdb_get(txn, s->dbi, &k, &v);
 	if (rc && rc != MDB_NOTFOUND)
 		return rc;
 	const uint8_t *p = v.mv_data;
@@ -140,18 +137,15 @@ static int meta_check(struct shard *s, MDB_txn *txn, const struct shard_id *id, 
 static int shard_env_open(struct shard *s, const char *dir, size_t map_bytes,
 			  const struct shard_id *id, const char **why)
 {
-	int rc = env_open(&s->env, dir, map_bytes, 3, why);
+	/* no named DB: a cache of format 1 or 2 has some, and fails the check */
+	int rc = env_open(&s->env, dir, map_bytes, 0, why);
 	if (rc)
 		return rc;
 	MDB_txn *txn;
 	rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
 		goto fail_env;
-	rc = mdb_dbi_open(txn, DB_META, MDB_CREATE, &s->dbi_meta);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, DB_RRSETS, MDB_CREATE, &s->dbi[KEY_DB_RRSETS]);
-	if (rc == 0)
-		rc = mdb_dbi_open(txn, DB_CUTS, MDB_CREATE, &s->dbi[KEY_DB_CUTS]);
+	rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
 	if (rc == 0)
 		rc = meta_check(s, txn, id, why);
 	if (rc == 0)
@@ -368,20 +362,20 @@ static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_
 		if (which[i] != index)
 			continue;
 		const struct cache_put *p = &puts[i];
-		uint8_t kbuf[KEY_MAX];
-		enum key_db db;
-		int klen = key_locate(kbuf, p->name, p->type, &db);
+		uint8_t kbuf[KEY_DB_MAX];
+		size_t domain_len;
+		int klen = key_locate(kbuf, p->name, p->type, &domain_len);
 		if (klen < 0)
 			continue; /* cache_stash_many() has checked it */
 		MDB_val k = { (size_t)klen, kbuf };
 		MDB_val v;
-		rc = mdb_get(txn, s->dbi[db], &k, &v);
+		rc = mdb_get(txn, s->dbi, &k, &v);
 		if (rc == 0 && !may_replace(&v, p->type, p->entry.rank, now_s))
 			continue;
 		if (rc && rc != MDB_NOTFOUND)
 			goto fail_abort;
 		v.mv_size = entry_size(&p->entry);
-		rc = mdb_put(txn, s->dbi[db], &k, &v, MDB_RESERVE);
+		rc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
 		if (rc)
 			goto fail_abort;
 		entry_encode(v.mv_data, &p->entry, now_s + p->entry.ttl_s);
@@ -407,7 +401,7 @@ static int tick_txn(struct shard *s)
 	put_u32(format, CACHE_FORMAT);
 	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
 	MDB_val v = { sizeof(format), format };
-	rc = mdb_put(txn, s->dbi_meta, &k, &v, 0);
+	rc = mdb_put(txn, s->dbi, &k, &v, 0);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return rc;
@@ -457,16 +451,22 @@ int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *wh
 
 /* ---- removing, counting ------------------------------------------------ */
 
-static int remove_db(MDB_txn *txn, MDB_dbi dbi, const uint8_t *prefix, size_t len, long *n)
+/* Delete the keys of @space that start with the label prefix @prefix. */
+static int remove_space(MDB_txn *txn, MDB_dbi dbi, uint8_t space, const uint8_t *prefix,
+			size_t len, long *n)
 {
+	uint8_t key[KEY_DB_MAX];
+	key[0] = space;
+	memcpy(key + 1, prefix, len);
+	len++;
 	MDB_cursor *cur;
 	int rc = mdb_cursor_open(txn, dbi, &cur);
 	if (rc)
 		return rc;
 	/* FORMAT: cache-key: the keys at (and below) a name are one range */
-	MDB_val k = { len, (void *)prefix }, v;
-	rc = mdb_cursor_get(cur, &k, &v, len ? MDB_SET_RANGE : MDB_FIRST);
-	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, prefix, len) == 0) {
+	MDB_val k = { len, key }, v;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, key, len) == 0) {
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
 			break;
@@ -484,8 +484,9 @@ long shard_remove(struct shard *s, const uint8_t *prefix, size_t len)
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
 		return shard_err(s, rc);
-	for (int db = 0; db < KEY_DBS && rc == 0; db++)
-		rc = remove_db(txn, s->dbi[db], prefix, len, &n);
+	rc = remove_space(txn, s->dbi, KEY_SPACE_CUTS, prefix, len, &n);
+	if (rc == 0)
+		rc = remove_space(txn, s->dbi, KEY_SPACE_RRSETS, prefix, len, &n);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return shard_err(s, rc);
@@ -496,11 +497,8 @@ long shard_remove(struct shard *s, const uint8_t *prefix, size_t len)
 
 size_t shard_count(struct shard *s, MDB_txn *txn)
 {
-	size_t n = 0;
-	for (int db = 0; db < KEY_DBS; db++) {
-		MDB_stat st;
-		if (mdb_stat(txn, s->dbi[db], &st) == 0)
-			n += st.ms_entries;
-	}
-	return n;
+	MDB_stat st;
+	if (mdb_stat(txn, s->dbi, &st) != 0 || st.ms_entries < META_RECORDS)
+		return 0;
+	return st.ms_entries - META_RECORDS;
 }

@@ -22,16 +22,15 @@ struct shard_id {
 	uint8_t secret[HASH_KEY_LEN];
 };
 
-/* Where eviction stopped in one DB: a CLOCK hand over the key order. */
+/* Where eviction stopped: a CLOCK hand over the key order. */
 struct hand {
-	uint8_t key[KEY_MAX];
+	uint8_t key[KEY_DB_MAX];
 	size_t len; /* 0: not placed yet */
 };
 
 struct shard {
 	MDB_env *env;
-	MDB_dbi dbi[KEY_DBS]; /* enum key_db */
-	MDB_dbi dbi_meta;
+	MDB_dbi dbi; /* the unnamed DB: every key space (FORMAT: cache-key) */
 	size_t map_pages;     /* the share of the cache size, in pages */
 	size_t page_bytes;
 	uint32_t stale_s;     /* struct cache_opts */
@@ -47,7 +46,7 @@ struct shard {
 	atomic_bool damage_logged;
 	/* Eviction state, touched only inside a write transaction: LMDB's writer
 	 * lock guards it. On cache lines of its own, away from what readers load. */
-	_Alignas(64) struct hand hand[KEY_DBS];
+	_Alignas(64) struct hand hand;
 	uint64_t rng;
 	size_t high_pages; /* eviction starts above this; learnt from MAP_FULL */
 	/* Leaf space that the last eviction freed and puts have not used up yet:
@@ -79,8 +78,9 @@ int shard_err(struct shard *s, int rc);
 int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *which,
 		uint8_t index, size_t n, uint64_t now_s);
 
-/** Delete every entry whose key starts with @prefix (@len bytes) in every DB.
- * Returns the count, or a negative error. */
+/** Delete every entry whose key, after its space byte, starts with the label
+ * prefix @prefix (@len bytes), in every entry space. Returns the count, or a
+ * negative error. */
 long shard_remove(struct shard *s, const uint8_t *prefix, size_t len);
 
 /** Entries stored in the shard, seen through the read transaction @txn. */

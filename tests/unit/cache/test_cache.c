@@ -379,6 +379,43 @@ static void test_cache_read_passes_entry_in_the_map_and_returns_callback_result(
 	assert_int_equal(cache_read(f->c, bad, 1, NOW, remember, &s), TERN_EMALFORMED);
 }
 
+struct stash_job {
+	struct cache *c;
+	const char *name;
+};
+
+static void *stash_in_thread(void *arg)
+{
+	struct stash_job *job = arg;
+	stash_a(job->c, job->name, 5, RANK_ANSWER, 300, NOW);
+	return NULL;
+}
+
+static void test_cache_read_hold_keeps_snapshots_until_release(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256];
+	struct seen s = { 0 };
+	assert_int_equal(cache_read_hold(f->c), 0);
+	wire(n, "other.example.com.");
+	assert_int_equal(cache_read(f->c, n, 1, NOW, remember, &s), TERN_ENOTFOUND);
+	/* another thread's write: not seen in the hold */
+	struct stash_job job = { f->c, "other.example.com." };
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, stash_in_thread, &job), 0);
+	pthread_join(t, NULL);
+	assert_int_equal(cache_read(f->c, n, 1, NOW, remember, &s), TERN_ENOTFOUND);
+	/* this thread's own write: seen at once */
+	stash_a(f->c, "mine.example.com.", 6, RANK_ANSWER, 300, NOW);
+	assert_int_equal(find_a(f, "mine.example.com.", NOW), 6);
+	cache_read_release(f->c);
+	assert_int_equal(cache_read(f->c, n, 1, NOW, remember, &s), 42);
+	assert_int_equal(s.data[5], 5);
+	/* and reads go on as before */
+	assert_int_equal(find_a(f, "mine.example.com.", NOW), 6);
+	cache_read_release(f->c); /* a release without a hold is harmless */
+}
+
 /* ---- serve-stale, RFC 8767 ------------------------------------------------- */
 
 static void test_cache_read_stale_serves_expired_entries_within_window(void **state)
@@ -843,6 +880,7 @@ int main(void)
 		T(test_cache_removes_all_types_at_one_name),
 		T(test_cache_removes_everything_below_root),
 		T(test_cache_read_passes_entry_in_the_map_and_returns_callback_result),
+		T(test_cache_read_hold_keeps_snapshots_until_release),
 		T(test_cache_read_stale_serves_expired_entries_within_window),
 		T(test_cache_replaces_stale_entry_with_anything),
 		T(test_cache_find_cut_returns_deepest_ancestor_with_ns),

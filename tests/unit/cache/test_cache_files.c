@@ -52,21 +52,23 @@ static void close_cache(struct fixture *f)
 	f->c = NULL;
 }
 
-/* Bump the first byte of the "format" record in the environment in @dir. */
-static void bump_format(const char *dir)
+/* Bump the first byte of the format record: in the layout environment of the
+ * cache directory @dir (its "meta" DB), or of the shard in @dir (its unnamed
+ * DB, in the meta key space: FORMAT: cache-key). */
+static void bump_format(const char *dir, bool shard)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi meta;
+	MDB_dbi dbi;
 	raw_open(dir, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
-	MDB_val k = { 6, "format" }, v;
-	assert_int_equal(mdb_get(txn, meta, &k, &v), 0);
+	assert_int_equal(mdb_dbi_open(txn, shard ? NULL : "meta", 0, &dbi), 0);
+	MDB_val k = shard ? (MDB_val){ 7, "\0format" } : (MDB_val){ 6, "format" }, v;
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
 	uint8_t other[4];
 	memcpy(other, v.mv_data, 4);
 	other[0]++;
 	v.mv_data = other;
-	assert_int_equal(mdb_put(txn, meta, &k, &v, 0), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 }
@@ -415,7 +417,7 @@ static void test_cache_starts_empty_on_other_format_version(void **state)
 	struct fixture *f = *state;
 	stash_many_a(f->c, 20, NOW);
 	close_cache(f);
-	bump_format(f->dir);
+	bump_format(f->dir, false);
 
 	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
 	assert_int_equal(cache_count(f->c), 0);
@@ -488,7 +490,7 @@ static void test_cache_replaces_only_a_shard_of_another_format(void **state)
 		stash_a(f->c, names[i], (uint8_t)i, RANK_ANSWER, 300, NOW);
 	close_cache(f);
 	path_in(dir, f->dir, 1, "");
-	bump_format(dir);
+	bump_format(dir, true);
 
 	assert_int_equal(cache_open(&f->c, f->dir, MAP_BYTES), 0);
 	for (int i = 0; i < CACHE_SHARDS_DEFAULT; i++)
@@ -570,7 +572,7 @@ static void test_cache_starts_empty_on_truncated_file(void **state)
 static void test_cache_treats_damaged_entry_as_absent(void **state)
 {
 	struct fixture *f = *state;
-	uint8_t n[256], key[KEY_MAX];
+	uint8_t n[256], key[KEY_DB_MAX];
 	char dir[256];
 	stash_a(f->c, "example.com.", 1, RANK_ANSWER, 300, NOW);
 	stash_a(f->c, "www.example.com.", 1, RANK_ANSWER, 300, NOW);
@@ -581,13 +583,13 @@ static void test_cache_treats_damaged_entry_as_absent(void **state)
 	/* overwrite the values with well-sized headers that lie about lengths */
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi dbi, cuts;
+	MDB_dbi dbi;
 	raw_open(dir, &env, &txn);
-	assert_int_equal(mdb_dbi_open(txn, "rrsets", 0, &dbi), 0);
-	assert_int_equal(mdb_dbi_open(txn, "cuts", 0, &cuts), 0);
+	assert_int_equal(mdb_dbi_open(txn, NULL, 0, &dbi), 0);
 	static const char *const names[] = { "example.com.", "www.example.com." };
+	size_t domain_len;
 	for (int i = 0; i < 2; i++) {
-		MDB_val k = { (size_t)key_encode(key, wire(n, names[i]), 1), key }, v;
+		MDB_val k = { (size_t)key_locate(key, wire(n, names[i]), 1, &domain_len), key }, v;
 		assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
 		uint8_t copy[64];
 		assert_true(v.mv_size <= sizeof(copy));
@@ -601,15 +603,16 @@ static void test_cache_treats_damaged_entry_as_absent(void **state)
 	}
 	/* one value too short for a header, and an NS entry cut short */
 	wire(n, "short.example.com.");
-	MDB_val k = { (size_t)key_encode(key, n, 1), key }, v = { 3, "abc" };
+	MDB_val k = { (size_t)key_locate(key, n, 1, &domain_len), key }, v = { 3, "abc" };
 	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
-	k = (MDB_val){ (size_t)key_prefix(key, wire(n, "example.com."), false), key };
-	assert_int_equal(mdb_get(txn, cuts, &k, &v), 0);
+	k = (MDB_val){ (size_t)key_locate(key, wire(n, "example.com."), KEY_TYPE_NS, &domain_len),
+		       key };
+	assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
 	v.mv_size--;
 	uint8_t copy[64];
 	memcpy(copy, v.mv_data, v.mv_size);
 	v.mv_data = copy;
-	assert_int_equal(mdb_put(txn, cuts, &k, &v, 0), 0);
+	assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
 	assert_int_equal(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
 

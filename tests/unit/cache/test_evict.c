@@ -70,16 +70,16 @@ static int count_present(struct cache *c, const char *prefix, int first, int n, 
 {
 	int found = 0;
 	for (int i = first; i < first + n; i++) {
-		uint8_t name[256], key[KEY_MAX];
+		uint8_t name[256], key[KEY_DB_MAX];
 		char text[64];
-		enum key_db db;
 		snprintf(text, sizeof(text), "%s%d.d%d.com.", prefix, i, i % n_domains);
-		int len = key_locate(key, wire(name, text), 1, &db);
+		size_t domain_len;
+		int len = key_locate(key, wire(name, text), 1, &domain_len);
 		struct shard *s = &c->shards[cache_shard_of(c, name)];
 		MDB_txn *txn;
 		assert_int_equal(mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn), 0);
 		MDB_val k = { (size_t)len, key }, v;
-		found += mdb_get(txn, s->dbi[db], &k, &v) == 0;
+		found += mdb_get(txn, s->dbi, &k, &v) == 0;
 		mdb_txn_abort(txn);
 	}
 	return found;
