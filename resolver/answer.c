@@ -11,7 +11,7 @@
 
 #define EDE_TEXT_MAX 64
 
-static int add_rrsets(struct msg_builder *b, enum section sec, const struct rrset *list)
+static int add_rrsets(struct msg_builder *b, enum section sec, const struct rrset *list, bool sigs)
 {
 	for (const struct rrset *s = list; s; s = s->next) {
 		/* RFC 2181 9: an RRset is sent whole or not at all */
@@ -22,14 +22,22 @@ static int add_rrsets(struct msg_builder *b, enum section sec, const struct rrse
 		uint32_t off = 0;
 		const uint8_t *rd;
 		uint16_t len;
-		while (rrset_rdata_next(s, &off, &rd, &len)) {
-			if (mb_rr(b, sec, s->owner, s->type, CLASS_IN, s->ttl_s, rd, len) < 0) {
-				b->pos = mark_pos;
-				b->count[sec] = mark_count;
-				b->n_names = mark_names;
-				b->section = mark_section;
-				return TERN_ESPACE;
-			}
+		bool full = false;
+		while (!full && rrset_rdata_next(s, &off, &rd, &len))
+			full = mb_rr(b, sec, s->owner, s->type, CLASS_IN, s->ttl_s, rd, len) < 0;
+		if (sigs && s->n_sigs) {
+			/* RFC 4035 3.1.1: with DO, the RRSIGs go with their RRset */
+			struct rrset v = rrset_sigs_view(s);
+			off = 0;
+			while (!full && rrset_rdata_next(&v, &off, &rd, &len))
+				full = mb_rr(b, sec, s->owner, TYPE_RRSIG, CLASS_IN, s->ttl_s, rd, len) < 0;
+		}
+		if (full) {
+			b->pos = mark_pos;
+			b->count[sec] = mark_count;
+			b->n_names = mark_names;
+			b->section = mark_section;
+			return TERN_ESPACE;
 		}
 	}
 	return 0;
@@ -75,16 +83,21 @@ enum step answer_run(struct request *req)
 	mb_init(&b, buf, cap - opt_size, q->hdr.id, flags);
 	if (q->hdr.qdcount == 1 && mb_question(&b, q->qname, q->qtype, q->qclass) < 0)
 		return STEP_FAIL;
+	bool dnssec_ok = q->has_opt && (q->edns_flags & EDNS_FLAG_DO);
+	/* RFC 6840 5.8: AD only on secure data, for a client that showed it understands */
+	if (res->secure && rcode != RCODE_SERVFAIL && (dnssec_ok || (q->hdr.flags & FLAG_AD)))
+		flags |= FLAG_AD;
+	mb_set_flags(&b, flags);
 	bool truncated = false;
-	if (add_rrsets(&b, SEC_ANSWER, res->answer) < 0)
+	if (add_rrsets(&b, SEC_ANSWER, res->answer, dnssec_ok) < 0)
 		truncated = true;
-	else if (add_rrsets(&b, SEC_AUTHORITY, res->authority) < 0)
+	else if (add_rrsets(&b, SEC_AUTHORITY, res->authority, dnssec_ok) < 0)
 		truncated = true;
 	if (truncated)
 		mb_set_flags(&b, flags | FLAG_TC);
 	b.cap = cap;
-	if (q->has_opt &&
-	    mb_opt(&b, w->cfg->edns_udp_size, (uint8_t)(rcode >> 4), 0, opts, opts_len) < 0)
+	if (q->has_opt && mb_opt(&b, w->cfg->edns_udp_size, (uint8_t)(rcode >> 4),
+				 dnssec_ok ? EDNS_FLAG_DO : 0, opts, opts_len) < 0)
 		return STEP_FAIL;
 	req->reply = buf;
 	req->reply_len = (uint16_t)mb_finish(&b);

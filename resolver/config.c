@@ -4,6 +4,7 @@
  * query. Every problem is reported (file:line: what is wrong), not just the
  * first, so one --check-config run shows them all. */
 #include "resolver/config.h"
+#include "resolver/trust_anchor.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -376,6 +377,27 @@ static int set_root_hints(struct loader *l, const char *v)
 	return set_string(l, &l->c->root_hints_path, v);
 }
 
+static int set_dnssec(struct loader *l, const char *v)
+{
+	return set_yes_no(l, v, &l->c->dnssec);
+}
+
+static int set_trust_anchor(struct loader *l, const char *v)
+{
+	return set_string(l, &l->c->trust_anchor_path, v);
+}
+
+static int set_negative_trust_anchor(struct loader *l, const char *v)
+{
+	uint8_t name[NAME_MAX_WIRE];
+	if (name_from_text(v, name) < 0)
+		return fail(l, "'%s' is not a domain name", v);
+	name_lower(name);
+	if (trust_anchor_add_negative(&l->c->anchors, name) < 0)
+		return fail(l, "out of memory");
+	return 0;
+}
+
 static int set_cache_dir(struct loader *l, const char *v)
 {
 	return set_string(l, &l->c->cache_dir, v);
@@ -514,6 +536,11 @@ static const struct key keys[] = {
 	{ "allow", "PREFIX", false, set_allow, "client prefix; repeatable; default loopback" },
 	{ "root-hints", "FILE", false, set_root_hints, "default " ROOT_HINTS_DEFAULT },
 	{ "threads", "N", false, set_threads, "workers, 1-256; default one per core" },
+	{ "dnssec", "yes|no", false, set_dnssec, "validate DNSSEC; default yes" },
+	{ "trust-anchor", "FILE", false, set_trust_anchor,
+	  "DS or DNSKEY records of the root (or any zone); default " TRUST_ANCHOR_ROOT_KEY },
+	{ "negative-trust-anchor", "NAME", false, set_negative_trust_anchor,
+	  "do not validate at or below NAME; repeatable" },
 	{ "cache-dir", "DIR", false, set_cache_dir, "default " CACHE_DIR_DEFAULT },
 	{ "cache-size", "SIZE", false, set_cache_size, "bytes, or with K, M, G; default 512M" },
 	{ "qname-minimisation", "MODE", false, set_qmin, "off, relaxed or strict; default relaxed" },
@@ -582,6 +609,7 @@ static int set_defaults(struct config *c)
 			return TERN_ECONFIG;
 
 	c->root_hints_path = strdup(ROOT_HINTS_DEFAULT);
+	c->dnssec = true;
 	c->cache_dir = strdup(CACHE_DIR_DEFAULT);
 	if (!c->root_hints_path || !c->cache_dir)
 		return -ENOMEM;
@@ -880,6 +908,16 @@ enum config_action config_load_io(struct config *c, int argc, char **argv, FILE 
 	load_hints(&l, c->root_hints_path);
 	if (l.n_errors)
 		goto out;
+	if (c->dnssec) {
+		char why[512];
+		const char *ta = c->trust_anchor_path ? c->trust_anchor_path : TRUST_ANCHOR_ROOT_KEY;
+		if (trust_anchor_load(&c->anchors, ta, why, sizeof(why)) < 0)
+			report(&l, "%s", why);
+		else if (c->anchors.n_anchors == 0)
+			report(&l, "%s: no DS or DNSKEY records (or set dnssec no)", ta);
+		if (l.n_errors)
+			goto out;
+	}
 
 	action = CONFIG_RUN;
 	if (c->check_only) {
@@ -905,8 +943,11 @@ void config_free(struct config *c)
 {
 	free(c->config_path);
 	free(c->root_hints_path);
+	free(c->trust_anchor_path);
+	trust_anchors_free(&c->anchors);
 	free(c->cache_dir);
 	c->config_path = NULL;
 	c->root_hints_path = NULL;
+	c->trust_anchor_path = NULL;
 	c->cache_dir = NULL;
 }

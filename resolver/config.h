@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "resolver/trust_anchor.h"
+
 #define CONFIG_LISTEN_MAX 32
 #define CONFIG_ACL_MAX 64
 #define CONFIG_HINTS_MAX 64
@@ -46,6 +48,9 @@ struct config {
 	struct hint hints[CONFIG_HINTS_MAX];
 	int n_hints;            /* loaded from root_hints_path */
 	bool hints_on_loopback; /* every hint address is loopback: allow loopback upstreams */
+	bool dnssec;            /* --dnssec yes|no; default yes */
+	char *trust_anchor_path; /* --trust-anchor FILE; NULL: /usr/share/dns/root.key */
+	struct trust_anchors anchors; /* loaded from it, plus --negative-trust-anchor NAMEs */
 	char *cache_dir;        /* --cache-dir; default /var/cache/tern */
 	size_t cache_size;      /* --cache-size BYTES[KMG]; default 512M */
 	int threads;            /* --threads N; default: number of cores */

@@ -24,6 +24,7 @@ struct fp_ctx {
 	uint16_t edns_size; /* what we advertise */
 	size_t len;        /* result */
 	uint32_t ttl_s, orig_ttl_s;
+	bool validating;
 };
 
 static inline void put16(uint8_t *p, uint16_t v)
@@ -46,12 +47,17 @@ static int build(void *arg, const struct cache_entry *e)
 	struct fp_ctx *c = arg;
 	if (e->kind != CACHE_RRSET || e->n_rdata == 0)
 		return 0;
+	/* validating: only data with a verdict, and never bogus, takes this path */
+	if (c->validating && e->verdict != VERDICT_SECURE && e->verdict != VERDICT_INSECURE)
+		return 0;
 	size_t need = c->q_end + (c->has_opt ? 11 : 0);
 	if (need > c->cap)
 		return 0;
 	uint8_t *o = c->out;
 	memcpy(o, c->q, c->q_end);
 	uint16_t flags = FLAG_QR | FLAG_RA | (c->flags_in & (FLAG_RD | FLAG_CD));
+	if (c->validating && e->verdict == VERDICT_SECURE && (c->flags_in & FLAG_AD))
+		flags |= FLAG_AD; /* RFC 6840 5.8 */
 	put16(o + 2, flags);
 	put16(o + 6, e->n_rdata);
 	put16(o + 8, 0);
@@ -129,6 +135,8 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		if (pos + 11 > q_len || q[pos] != 0 || q[pos + 1] != 0 || q[pos + 2] != TYPE_OPT ||
 		    q[pos + 6] != 0)
 			return 0;
+		if (q[pos + 7] & (EDNS_FLAG_DO >> 8))
+			return 0; /* DO: RRSIGs go along, the full path adds them */
 		uint16_t udp = (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
 		uint16_t rdlen = (uint16_t)(q[pos + 9] << 8 | q[pos + 10]);
 		pos += 11;
@@ -151,6 +159,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 	struct fp_ctx c = {
 		.q = q, .q_end = q_end, .has_opt = has_opt, .flags_in = flags, .out = out,
 		.cap = reply_max < cap ? reply_max : cap, .edns_size = cfg->edns_udp_size,
+		.validating = cfg->dnssec,
 	};
 	if (cache_read(w->cache, q + DNS_HDR_LEN, qtype, clock_wall_s(), build, &c) != 1)
 		return 0;

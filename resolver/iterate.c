@@ -320,7 +320,7 @@ static int build_query(struct resolution *r, struct server_addr *a)
 	struct msg_builder b;
 	mb_init(&b, uq->wire, sizeof(uq->wire), uq->id, 0);
 	if (mb_question(&b, uq->qname, uq->qtype, CLASS_IN) < 0 ||
-	    mb_opt(&b, UPSTREAM_EDNS_SIZE, 0, 0, NULL, 0) < 0)
+	    mb_opt(&b, UPSTREAM_EDNS_SIZE, 0, r->w->cfg->dnssec ? EDNS_FLAG_DO : 0, NULL, 0) < 0)
 		return TERN_ESPACE;
 	uq->wire_len = (uint16_t)mb_finish(&b);
 	return 0;
@@ -365,6 +365,17 @@ static bool result_add(struct resolution *r, struct rrset **list, const struct r
 	if (!c)
 		return false;
 	rrset_append(list, c);
+	return true;
+}
+
+/* NSEC and NSEC3 records (with their RRSIGs) prove a negative answer: keep
+ * them with the SOA for the validator and for clients that set DO. */
+static bool add_denial_proofs(struct resolution *r, struct rrset *auth)
+{
+	for (struct rrset *s = auth; s; s = s->next)
+		if ((s->type == TYPE_NSEC || s->type == TYPE_NSEC3) &&
+		    !result_add(r, &r->result.authority, s))
+			return false;
 	return true;
 }
 
@@ -533,9 +544,11 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 			if (cfg->qmin == QMIN_STRICT) {
 				/* RFC 8020: nothing exists below a name that does not exist */
 				struct rrset *soa = find_soa(auth, asked);
-				store_negative(cache, r->arena, cfg, asked, 0, true, soa, rank, now_s);
+				store_negative(cache, r->arena, cfg, asked, 0, true, soa, rank, VERDICT_NONE, now_s);
 				r->result.rcode = RCODE_NXDOMAIN;
 				if (soa && !result_add(r, &r->result.authority, soa))
+					return REPLY_FAIL;
+				if (!add_denial_proofs(r, auth))
 					return REPLY_FAIL;
 				return REPLY_DONE;
 			}
@@ -608,7 +621,7 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 	/* negative answer for cur */
 	struct rrset *soa = find_soa(auth, cur);
 	if (rcode == RCODE_NXDOMAIN) {
-		store_negative(cache, r->arena, cfg, cur, 0, true, soa, rank, now_s);
+		store_negative(cache, r->arena, cfg, cur, 0, true, soa, rank, VERDICT_NONE, now_s);
 		r->result.rcode = RCODE_NXDOMAIN;
 	} else {
 		if (n_chain > 0 && !soa) {
@@ -618,10 +631,12 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 			r->istate = ITER_START;
 			return REPLY_NEXT_STATE;
 		}
-		store_negative(cache, r->arena, cfg, cur, r->qtype, false, soa, rank, now_s);
+		store_negative(cache, r->arena, cfg, cur, r->qtype, false, soa, rank, VERDICT_NONE, now_s);
 		r->result.rcode = RCODE_NOERROR;
 	}
 	if (soa && !result_add(r, &r->result.authority, soa))
+		return REPLY_FAIL;
+	if (!add_denial_proofs(r, auth))
 		return REPLY_FAIL;
 	return REPLY_DONE;
 }
@@ -639,7 +654,10 @@ enum step iterate_run(struct resolution *r)
 				break;
 			}
 			int n_cnames = r->n_cnames;
-			enum lookup_outcome o = lookup_chain(w->cache, r->arena, clock_wall_s(), 0,
+			/* cached negative answers lack their proofs: validation needs them */
+			struct lookup_opts opts = { .validating = w->cfg->dnssec, .cd = true,
+						    .dnssec_ok = true };
+			enum lookup_outcome o = lookup_chain(w->cache, r->arena, clock_wall_s(), &opts,
 							     r->sname, r->qtype, &n_cnames, &r->result);
 			r->n_cnames = n_cnames;
 			if (o == LOOKUP_COMPLETE)

@@ -6,6 +6,7 @@
 
 #include "base/arena.h"
 #include "base/clock.h"
+#include "base/err.h"
 #include "cache/cache.h"
 #include "resolver/config.h"
 #include "resolver/request.h"
@@ -25,37 +26,73 @@ static enum lookup_outcome add_negative(struct arena *a, const struct cache_entr
 	return LOOKUP_COMPLETE;
 }
 
-static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s, uint32_t stale_s,
-		struct arena *a, struct cache_entry *e, struct result *res)
+/* One cache entry, or a miss: data not validated yet (when validating) is a
+ * miss, so that it goes through a resolution, which validates it. */
+static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		const struct lookup_opts *o, struct arena *a, struct cache_entry *e,
+		struct result *res)
 {
-	int rc = stale_s ? cache_find_stale(c, name, type, now_s, stale_s, a, e)
-			 : cache_find(c, name, type, now_s, a, e);
-	if (rc == 0 && e->stale)
+	int rc = o->stale_s ? cache_find_stale(c, name, type, now_s, o->stale_s, a, e)
+			    : cache_find(c, name, type, now_s, a, e);
+	if (rc != 0)
+		return rc;
+	if (o->validating) {
+		if (e->verdict == VERDICT_NONE || e->verdict == VERDICT_INDETERMINATE)
+			return TERN_ENOTFOUND;
+		if (e->verdict != VERDICT_SECURE)
+			res->insecure_seen = true;
+		if (e->verdict == VERDICT_BOGUS)
+			res->bogus = true;
+	}
+	if (e->stale)
 		res->stale = true;
-	return rc;
+	return 0;
 }
 
-enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s, uint32_t stale_s,
-				 uint8_t *sname, uint16_t qtype, int *n_cnames, struct result *res)
+static enum lookup_outcome finish(const struct lookup_opts *o, struct result *res,
+				  enum lookup_outcome out)
+{
+	if (out == LOOKUP_COMPLETE && res->bogus && !o->cd) {
+		/* RFC 4035 5.5: cached bogus data is SERVFAIL, without asking again */
+		res->rcode = RCODE_SERVFAIL;
+		res->answer = NULL;
+		res->authority = NULL;
+		res->ede = 6; /* DNSSEC Bogus */
+		res->ede_text = NULL;
+	}
+	if (out == LOOKUP_COMPLETE)
+		res->secure = o->validating && !res->bogus && !res->insecure_seen;
+	return out;
+}
+
+enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_s,
+				 const struct lookup_opts *o, uint8_t *sname, uint16_t qtype,
+				 int *n_cnames, struct result *res)
 {
 	struct cache_entry e;
 	for (;;) {
-		if (find(c, sname, qtype, now_s, stale_s, a, &e, res) == 0) {
-			if (e.kind == CACHE_NODATA)
-				return add_negative(a, &e, res, RCODE_NOERROR);
+		if (find(c, sname, qtype, now_s, o, a, &e, res) == 0) {
+			if (e.kind == CACHE_NODATA) {
+				if (o->dnssec_ok && o->validating)
+					return LOOKUP_PARTIAL; /* the proofs are not cached with it */
+				return finish(o, res, add_negative(a, &e, res, RCODE_NOERROR));
+			}
 			if (e.kind == CACHE_RRSET) {
 				struct rrset *s = rrset_from_entry(a, sname, qtype, &e);
 				if (!s)
 					return LOOKUP_NOMEM;
 				rrset_append(&res->answer, s);
 				res->rcode = RCODE_NOERROR;
-				return LOOKUP_COMPLETE;
+				return finish(o, res, LOOKUP_COMPLETE);
 			}
 		}
-		if (find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, stale_s, a, &e, res) == 0 &&
-		    e.kind == CACHE_NXDOMAIN)
-			return add_negative(a, &e, res, RCODE_NXDOMAIN);
-		if (qtype == TYPE_CNAME || find(c, sname, TYPE_CNAME, now_s, stale_s, a, &e, res) != 0 ||
+		if (find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, o, a, &e, res) == 0 &&
+		    e.kind == CACHE_NXDOMAIN) {
+			if (o->dnssec_ok && o->validating)
+				return LOOKUP_PARTIAL;
+			return finish(o, res, add_negative(a, &e, res, RCODE_NXDOMAIN));
+		}
+		if (qtype == TYPE_CNAME || find(c, sname, TYPE_CNAME, now_s, o, a, &e, res) != 0 ||
 		    e.kind != CACHE_RRSET)
 			return LOOKUP_PARTIAL;
 		struct rrset *s = rrset_from_entry(a, sname, TYPE_CNAME, &e);
@@ -73,6 +110,19 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 	}
 }
 
+/* What the client's flags ask of the cache. */
+static struct lookup_opts opts_for(const struct request *req, uint32_t stale_s)
+{
+	const struct config *cfg = req->w->cfg;
+	struct lookup_opts o = {
+		.stale_s = stale_s,
+		.validating = cfg->dnssec,
+		.cd = req->q.hdr.flags & FLAG_CD,
+		.dnssec_ok = req->q.has_opt && (req->q.edns_flags & EDNS_FLAG_DO),
+	};
+	return o;
+}
+
 enum step lookup_run(struct request *req)
 {
 	struct worker *w = req->w;
@@ -87,7 +137,8 @@ enum step lookup_run(struct request *req)
 	memcpy(sname, req->q.qname, name_len(req->q.qname));
 	name_lower(sname);
 	int n_cnames = 0;
-	enum lookup_outcome o = lookup_chain(w->cache, req->arena, clock_wall_s(), 0, sname,
+	struct lookup_opts opts = opts_for(req, 0);
+	enum lookup_outcome o = lookup_chain(w->cache, req->arena, clock_wall_s(), &opts, sname,
 					     req->q.qtype, &n_cnames, res);
 	if (o == LOOKUP_COMPLETE) {
 		w->stats.cache_hits++;
@@ -114,8 +165,9 @@ static void serve_stale(struct request *req, struct result *res)
 	memcpy(sname, req->q.qname, name_len(req->q.qname));
 	name_lower(sname);
 	int n_cnames = 0;
-	if (lookup_chain(w->cache, req->arena, clock_wall_s(), w->cfg->serve_stale_s, sname,
-			 req->q.qtype, &n_cnames, &stale) != LOOKUP_COMPLETE)
+	struct lookup_opts opts = opts_for(req, w->cfg->serve_stale_s);
+	if (lookup_chain(w->cache, req->arena, clock_wall_s(), &opts, sname, req->q.qtype,
+			 &n_cnames, &stale) != LOOKUP_COMPLETE || stale.bogus)
 		return;
 	struct rrset *lists[2] = { stale.answer, stale.authority };
 	for (int i = 0; i < 2; i++)
@@ -140,15 +192,26 @@ enum step resolve_run(struct request *req)
 		req->res = NULL;
 		struct result *res = arena_zalloc(req->arena, sizeof(*res));
 		if (res) {
-			res->rcode = r->result.rcode;
-			res->ede = r->result.ede;
-			res->ede_text = r->result.ede_text;
-			for (struct rrset *s = r->result.answer; s; s = s->next) {
+			const struct result *from = &r->result;
+			struct rrset *answer = from->answer, *authority = from->authority;
+			res->rcode = from->rcode;
+			res->ede = from->ede;
+			res->ede_text = from->ede_text;
+			res->secure = from->secure;
+			if (from->bogus && (req->q.hdr.flags & FLAG_CD)) {
+				/* RFC 4035 3.2.2: CD asks for the data, checked or not */
+				res->rcode = from->bogus_rcode;
+				res->ede = EDE_NONE;
+				res->ede_text = NULL;
+				answer = from->bogus_answer;
+				authority = from->bogus_authority;
+			}
+			for (struct rrset *s = answer; s; s = s->next) {
 				struct rrset *c = rrset_copy(req->arena, s);
 				if (c)
 					rrset_append(&res->answer, c);
 			}
-			for (struct rrset *s = r->result.authority; s; s = s->next) {
+			for (struct rrset *s = authority; s; s = s->next) {
 				struct rrset *c = rrset_copy(req->arena, s);
 				if (c)
 					rrset_append(&res->authority, c);

@@ -264,6 +264,9 @@ void resolution_finish(struct resolution *r, uint8_t rcode, uint16_t ede, const 
 		if (wt->req) {
 			wake_request(r->w, wt->req);
 		} else {
+			/* a failed key fetch explains the parent's failure best (EDE) */
+			if (r->v.reason != DNSSEC_R_NONE && wt->parent->v.reason == DNSSEC_R_NONE)
+				wt->parent->v.reason = r->v.reason;
 			detach_child(wt->parent, r);
 			wake_resolution(r->w, wt->parent);
 		}

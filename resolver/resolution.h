@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "proto/wire.h"
+#include "resolver/dnssec.h"
 #include "resolver/rrset.h"
 
 struct arena;
@@ -18,11 +19,12 @@ struct request;
 struct upstream_io;
 
 #define RESOLUTION_ARENA_MAX (256 * 1024) /* a hostile answer cannot cost more */
-#define SUBQUERY_DEPTH_MAX 5   /* nested sub-resolutions (glueless NS of glueless NS...) */
+#define SUBQUERY_DEPTH_MAX 16  /* nested sub-resolutions: glueless NS, and DNSKEY/DS two per zone level */
 #define CUT_SERVERS_MAX 13     /* NS names considered per zone cut */
 #define SERVER_ADDRS_MAX 4     /* addresses per NS name */
 #define NS_FETCH_MAX 4         /* NS-address sub-resolutions per referral (NXNSAttack) */
 #define CHILDREN_MAX 8         /* sub-resolutions in flight per resolution */
+#define VALIDATE_FETCHES_MAX 6  /* DNSKEY/DS sub-resolutions per resolution */
 #define PREFETCH_INFLIGHT_MAX 64 /* per worker */
 #define PREFETCH_TTL_MIN_S 10
 #define RESOLUTIONS_MAX 20000  /* per worker: about 5 GB of arenas at their cap, far less in practice */
@@ -137,6 +139,18 @@ struct resolution {
 	uint8_t *reply_buf;       /* one reply at a time, reused; in the arena */
 
 	struct result result;
+
+	/* validation (resolver/validate.c) */
+	struct {
+		int own_status;              /* enum status: a DNSKEY resolution's own keys */
+		struct rrset *own_keys;
+		bool started;
+		struct dnssec_budget budget;
+		enum dnssec_reason reason;   /* the first reason for BOGUS */
+		uint8_t n_fetched;
+		uint8_t fetched[VALIDATE_FETCHES_MAX][NAME_MAX_WIRE]; /* DNSKEY/DS asked for */
+		uint16_t fetched_type[VALIDATE_FETCHES_MAX];
+	} v;
 };
 
 /** Find the resolution in flight for (@qname, @qtype) in @w or start one.

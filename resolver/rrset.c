@@ -23,7 +23,10 @@ struct rrset *rrset_copy(struct arena *a, const struct rrset *s)
 	c->next = NULL;
 	c->owner = arena_memdup(a, s->owner, name_len(s->owner));
 	c->rdata = arena_memdup(a, s->rdata, s->rdata_len);
-	if (!c->owner || (s->rdata_len && !c->rdata))
+	c->sigs = s->sigs_len ? arena_memdup(a, s->sigs, s->sigs_len) : NULL;
+	c->zone = s->zone ? arena_memdup(a, s->zone, name_len(s->zone)) : NULL;
+	if (!c->owner || (s->rdata_len && !c->rdata) || (s->sigs_len && !c->sigs) ||
+	    (s->zone && !c->zone))
 		return NULL;
 	return c;
 }
@@ -76,6 +79,17 @@ struct rrset *rrset_from_entry(struct arena *a, const uint8_t *owner, uint16_t t
 				      &off, &rd, &len))
 			return NULL;
 	s->rdata_len = off;
+	/* FORMAT: cache-payload: the RRSIGs follow the RDATAs */
+	uint32_t sig_start = off;
+	for (uint16_t i = 0; i < e->n_sigs; i++)
+		if (!rrset_rdata_next(&(struct rrset){ .rdata = (uint8_t *)e->data,
+						      .rdata_len = e->data_len },
+				      &off, &rd, &len))
+			return NULL;
+	s->n_sigs = e->n_sigs;
+	s->sigs = e->n_sigs ? (uint8_t *)e->data + sig_start : NULL;
+	s->sigs_len = off - sig_start;
+	s->verdict = e->verdict;
 	return s;
 }
 
@@ -100,10 +114,38 @@ struct rrset *rrset_from_negative(struct arena *a, const struct cache_entry *e)
 	s->type = TYPE_SOA;
 	s->ttl_s = e->ttl_s;
 	s->rank = e->rank;
+	s->verdict = e->verdict;
 	s->n_rdata = 1;
 	s->rdata = (uint8_t *)e->data + pos;
 	s->rdata_len = 2u + rdlen;
 	return s->owner ? s : NULL;
+}
+
+struct rrset rrset_sigs_view(const struct rrset *s)
+{
+	struct rrset v = {
+		.owner = s->owner, .type = TYPE_RRSIG, .ttl_s = s->ttl_s, .n_rdata = s->n_sigs,
+		.rdata = s->sigs, .rdata_len = s->sigs_len,
+	};
+	return v;
+}
+
+const uint8_t *rrset_signer(const struct rrset *s)
+{
+	if (s->n_sigs == 0 || s->sigs_len < 2 + 18 + 1)
+		return NULL;
+	uint16_t len = (uint16_t)(s->sigs[0] << 8 | s->sigs[1]);
+	/* RRSIG RDATA: 18 fixed bytes, then the signer's name (RFC 4034 3.1) */
+	if (len < 19 || 2u + len > s->sigs_len)
+		return NULL;
+	const uint8_t *signer = s->sigs + 2 + 18;
+	size_t max = len - 18u, n = 0;
+	while (n < max && signer[n] != 0) {
+		n += 1u + signer[n];
+	}
+	if (n >= max || n + 1 > NAME_MAX_WIRE)
+		return NULL;
+	return signer;
 }
 
 uint32_t result_min_ttl(const struct result *r)

@@ -21,6 +21,11 @@ struct rrset {
 	uint16_t n_rdata;
 	uint8_t *rdata;   /* FORMAT: cache-payload: n_rdata x (u16 rdlen, rdata) */
 	uint32_t rdata_len;
+	uint16_t n_sigs;  /* the RRSIGs covering this RRset, same layout */
+	uint8_t *sigs;
+	uint32_t sigs_len;
+	uint8_t verdict;  /* enum verdict (cache/cache.h) */
+	const uint8_t *zone; /* from a reply: the zone cut it came from (its bailiwick) */
 };
 
 /* EDE (RFC 8914) info codes that the resolver uses. */
@@ -42,6 +47,11 @@ struct result {
 	uint16_t ede;         /* enum ede, EDE_NONE when there is nothing to say */
 	const char *ede_text; /* static text or NULL */
 	bool stale;           /* built from expired cache entries (RFC 8767) */
+	bool secure;          /* validated: every RRset in it is DNSSEC-secure (AD) */
+	bool insecure_seen;   /* lookup: an entry that is not secure was used */
+	bool bogus;           /* validation failed: rcode is SERVFAIL unless the client set CD */
+	struct rrset *bogus_answer, *bogus_authority; /* what the CD client gets instead */
+	uint8_t bogus_rcode;
 	struct rrset *answer, *authority;
 };
 
@@ -58,5 +68,9 @@ struct rrset *rrset_from_entry(struct arena *a, const uint8_t *owner, uint16_t t
 			       const struct cache_entry *e);
 /** The SOA from a negative cache entry's payload as an rrset; NULL if none. */
 struct rrset *rrset_from_negative(struct arena *a, const struct cache_entry *e);
+/** The RRSIGs of @s as an RRset of type RRSIG (a view: data borrowed from @s). */
+struct rrset rrset_sigs_view(const struct rrset *s);
+/** The signer name in the first RRSIG of @s, or NULL (borrowed from @s). */
+const uint8_t *rrset_signer(const struct rrset *s);
 /** Smallest TTL over the lists (for a result); UINT32_MAX when empty. */
 uint32_t result_min_ttl(const struct result *r);

@@ -24,15 +24,52 @@ static uint32_t clamp_ttl(const struct config *cfg, uint32_t ttl)
 struct group {
 	uint8_t owner[NAME_MAX_WIRE];
 	uint16_t type;
+	uint16_t covered; /* RRSIG groups: the type they cover; 0 otherwise */
 	uint32_t ttl;
 	uint16_t n;
-	uint16_t first; /* index into the record list */
 };
 
 struct rr_ref {
 	struct rr_view rr;
 	uint16_t group;
 };
+
+/* Unpack the records of group @g into rdata_tmp, duplicates dropped
+ * (RFC 2181 5). Returns the bytes used, or a negative error; *@n the count. */
+static long pack_group(const struct msg *m, const struct rr_ref *refs, int n_refs, int g,
+		       uint16_t *n)
+{
+	size_t used = 0;
+	*n = 0;
+	for (int i = 0; i < n_refs; i++) {
+		if (refs[i].group != g)
+			continue;
+		if (used + 2 > sizeof(rdata_tmp))
+			break;
+		int len = rr_rdata_unpack(m, &refs[i].rr, rdata_tmp + used + 2,
+					  sizeof(rdata_tmp) - used - 2);
+		if (len == TERN_ESPACE)
+			break;
+		if (len < 0)
+			return TERN_EMALFORMED;
+		bool dup = false;
+		for (size_t off = 0; off < used;) {
+			uint16_t l = (uint16_t)(rdata_tmp[off] << 8 | rdata_tmp[off + 1]);
+			if (l == len && memcmp(rdata_tmp + off + 2, rdata_tmp + used + 2, l) == 0) {
+				dup = true;
+				break;
+			}
+			off += 2u + l;
+		}
+		if (dup)
+			continue;
+		rdata_tmp[used] = (uint8_t)(len >> 8);
+		rdata_tmp[used + 1] = (uint8_t)len;
+		used += 2u + (size_t)len;
+		(*n)++;
+	}
+	return (long)used;
+}
 
 struct rrset *store_section(struct arena *a, const struct msg *m, enum section sec,
 			    const uint8_t *bailiwick, const struct config *cfg, uint8_t rank,
@@ -46,8 +83,14 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 	struct rr_view rr;
 	rr_iter_init(m, &it, sec);
 	while (n_refs < SECTION_RRS_MAX && rr_next(m, &it, &rr)) {
-		if (rr.type == TYPE_OPT || rr.type == TYPE_RRSIG || rr.rclass != CLASS_IN)
+		if (rr.type == TYPE_OPT || rr.rclass != CLASS_IN)
 			continue;
+		uint16_t covered = 0;
+		if (rr.type == TYPE_RRSIG) {
+			if (rr.rdlen < 18)
+				continue; /* cannot even say what it covers */
+			covered = (uint16_t)(m->wire[rr.rdata_at] << 8 | m->wire[rr.rdata_at + 1]);
+		}
 		uint8_t owner[NAME_MAX_WIRE];
 		if (rr_owner(m, &rr, owner) < 0) {
 			*err = TERN_EMALFORMED;
@@ -57,7 +100,8 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 			continue; /* out of bailiwick: never believed (RFC 5452 6) */
 		int g;
 		for (g = n_groups - 1; g >= 0; g--)
-			if (groups[g].type == rr.type && name_equal(groups[g].owner, owner))
+			if (groups[g].type == rr.type && groups[g].covered == covered &&
+			    name_equal(groups[g].owner, owner))
 				break;
 		if (g < 0) {
 			if (n_groups == SECTION_RRSETS_MAX)
@@ -66,6 +110,7 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 			memcpy(groups[g].owner, owner, name_len(owner));
 			name_lower(groups[g].owner);
 			groups[g].type = rr.type;
+			groups[g].covered = covered;
 			groups[g].ttl = UINT32_MAX;
 			groups[g].n = 0;
 		}
@@ -79,37 +124,13 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 	}
 	struct rrset *list = NULL, **tail = &list;
 	for (int g = 0; g < n_groups; g++) {
-		size_t used = 0;
-		uint16_t n = 0;
-		for (int i = 0; i < n_refs; i++) {
-			if (refs[i].group != g)
-				continue;
-			if (used + 2 > sizeof(rdata_tmp))
-				break;
-			int len = rr_rdata_unpack(m, &refs[i].rr, rdata_tmp + used + 2,
-						  sizeof(rdata_tmp) - used - 2);
-			if (len == TERN_ESPACE)
-				break;
-			if (len < 0) {
-				*err = TERN_EMALFORMED;
-				return NULL;
-			}
-			/* RFC 2181 5: an RRset has no duplicate records */
-			bool dup = false;
-			for (size_t off = 0; off < used;) {
-				uint16_t l = (uint16_t)(rdata_tmp[off] << 8 | rdata_tmp[off + 1]);
-				if (l == len && memcmp(rdata_tmp + off + 2, rdata_tmp + used + 2, l) == 0) {
-					dup = true;
-					break;
-				}
-				off += 2u + l;
-			}
-			if (dup)
-				continue;
-			rdata_tmp[used] = (uint8_t)(len >> 8);
-			rdata_tmp[used + 1] = (uint8_t)len;
-			used += 2u + (size_t)len;
-			n++;
+		if (groups[g].type == TYPE_RRSIG)
+			continue;
+		uint16_t n;
+		long used = pack_group(m, refs, n_refs, g, &n);
+		if (used < 0) {
+			*err = (int)used;
+			return NULL;
 		}
 		struct rrset *s = arena_zalloc(a, sizeof(*s));
 		if (!s) {
@@ -117,18 +138,41 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 			return NULL;
 		}
 		s->owner = arena_memdup(a, groups[g].owner, name_len(groups[g].owner));
-		s->rdata = arena_memdup(a, rdata_tmp, used);
+		s->rdata = arena_memdup(a, rdata_tmp, (size_t)used);
 		if (!s->owner || (used && !s->rdata)) {
 			*err = TERN_ELIMIT;
 			return NULL;
 		}
 		s->type = groups[g].type;
 		s->ttl_s = groups[g].ttl;
+		s->orig_ttl_s = groups[g].ttl;
 		s->rank = rank;
 		s->n_rdata = n;
 		s->rdata_len = (uint32_t)used;
+		s->zone = bailiwick;
 		*tail = s;
 		tail = &s->next;
+	}
+	/* RRSIGs go with the RRset they cover (RFC 4035 5.3) */
+	for (int g = 0; g < n_groups; g++) {
+		if (groups[g].type != TYPE_RRSIG)
+			continue;
+		struct rrset *s = store_find(list, groups[g].owner, groups[g].covered);
+		if (!s || s->n_sigs)
+			continue;
+		uint16_t n;
+		long used = pack_group(m, refs, n_refs, g, &n);
+		if (used < 0) {
+			*err = (int)used;
+			return NULL;
+		}
+		s->sigs = arena_memdup(a, rdata_tmp, (size_t)used);
+		if (used && !s->sigs) {
+			*err = TERN_ELIMIT;
+			return NULL;
+		}
+		s->n_sigs = n;
+		s->sigs_len = (uint32_t)used;
 	}
 	return list;
 }
@@ -167,8 +211,20 @@ void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, ui
 		puts[i].entry.rank = s->rank;
 		puts[i].entry.ttl_s = s->ttl_s;
 		puts[i].entry.n_rdata = s->n_rdata;
+		puts[i].entry.verdict = s->verdict;
 		puts[i].entry.data = s->rdata;
 		puts[i].entry.data_len = s->rdata_len;
+		if (s->n_sigs) {
+			/* FORMAT: cache-payload: RDATAs, then RRSIGs */
+			uint8_t *both = arena_alloc(a, s->rdata_len + s->sigs_len);
+			if (!both)
+				continue;
+			memcpy(both, s->rdata, s->rdata_len);
+			memcpy(both + s->rdata_len, s->sigs, s->sigs_len);
+			puts[i].entry.data = both;
+			puts[i].entry.data_len = s->rdata_len + s->sigs_len;
+			puts[i].entry.n_sigs = s->n_sigs;
+		}
 	}
 	cache_stash_many(c, puts, n, now_s);
 }
@@ -196,7 +252,7 @@ uint32_t store_negative_ttl(const struct config *cfg, const struct rrset *soa)
 
 void store_negative(struct cache *c, struct arena *a, const struct config *cfg,
 		    const uint8_t *name, uint16_t qtype, bool nxdomain, const struct rrset *soa,
-		    uint8_t rank, uint64_t now_s)
+		    uint8_t rank, uint8_t verdict, uint64_t now_s)
 {
 	if (!soa)
 		return;
@@ -217,6 +273,7 @@ void store_negative(struct cache *c, struct arena *a, const struct config *cfg,
 	struct cache_entry e = {
 		.kind = nxdomain ? CACHE_NXDOMAIN : CACHE_NODATA,
 		.rank = rank,
+		.verdict = verdict,
 		.ttl_s = ttl,
 		.data = data,
 		.data_len = (uint32_t)(olen + 2 + rdlen),

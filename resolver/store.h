@@ -19,7 +19,8 @@ struct cache;
 
 /** The RRsets of section @sec of @m whose owners are at or below @bailiwick,
  * with names in RDATA decompressed, TTLs clamped by @cfg, and @rank set.
- * OPT and RRSIG records are skipped. Owned by @a. Returns the list (possibly
+ * OPT records are skipped; RRSIGs are attached to the RRset they cover
+ * (others are dropped). Each RRset's zone is @bailiwick (borrowed). Owned by @a. Returns the list (possibly
  * empty) or sets *@err to TERN_EMALFORMED / TERN_ELIMIT. */
 struct rrset *store_section(struct arena *a, const struct msg *m, enum section sec,
 			    const uint8_t *bailiwick, const struct config *cfg, uint8_t rank,
@@ -35,6 +36,6 @@ void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, ui
  * RFC 2308 5). The TTL is min(SOA TTL, SOA MINIMUM), capped by @cfg. */
 void store_negative(struct cache *c, struct arena *a, const struct config *cfg,
 		    const uint8_t *name, uint16_t qtype, bool nxdomain, const struct rrset *soa,
-		    uint8_t rank, uint64_t now_s);
+		    uint8_t rank, uint8_t verdict, uint64_t now_s);
 /** The negative TTL that store_negative() would use for @soa. */
 uint32_t store_negative_ttl(const struct config *cfg, const struct rrset *soa);

@@ -1,8 +1,420 @@
-/* resolver/validate: placeholder stage; see validate.h. */
+/* resolver/validate: the DNSSEC stage of a resolution (RFC 4033-4035).
+ *
+ * Every RRset of the result gets a verdict. Its zone is the signer of its
+ * RRSIGs (or, unsigned, the zone cut it came from); the zone's keys come from
+ * the cache with their own verdict, or from a sub-resolution for (zone,
+ * DNSKEY) whose own validate stage checks them against the zone's DS, which a
+ * sub-resolution for (zone, DS) validates with the parent's keys, and so on up
+ * to a trust anchor. Proven absence of a DS makes a zone insecure. Negative
+ * answers need NSEC/NSEC3 proofs. Verdicts go into the cache with the data, so
+ * a hit costs no crypto. All the cryptography and proof logic is in
+ * resolver/dnssec_*.c; this file only decides what to check with what. */
 #include "resolver/validate.h"
+
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "cache/cache.h"
+#include "resolver/config.h"
+#include "resolver/dnssec.h"
+#include "resolver/lookup.h"
+#include "resolver/resolution.h"
+#include "resolver/store.h"
+#include "resolver/trust_anchor.h"
+#include "resolver/worker.h"
+
+#define BOGUS_TTL_S 60 /* a broken zone is not re-fetched on every query, nor kept long */
+
+
+static enum verdict to_verdict(enum dnssec_verdict v)
+{
+	switch (v) {
+	case DNSSEC_SECURE: return VERDICT_SECURE;
+	case DNSSEC_BOGUS: return VERDICT_BOGUS;
+	default: return VERDICT_INSECURE;
+	}
+}
+
+/* Has this resolution already asked for (@name, @type) once? Then a second
+ * miss means the answer could not be had: no endless re-fetching. */
+static bool fetched_before(struct resolution *r, const uint8_t *name, uint16_t type)
+{
+	for (int i = 0; i < r->v.n_fetched; i++)
+		if (r->v.fetched_type[i] == type && name_equal(r->v.fetched[i], name))
+			return true;
+	return false;
+}
+
+/* Start a sub-resolution for (@name, @type); ST_PENDING, or ST_BOGUS when it
+ * cannot be started or was tried already without result. */
+static enum status fetch(struct resolution *r, const uint8_t *name, uint16_t type)
+{
+	for (int i = 0; i < r->n_children; i++)
+		if (r->children[i]->qtype == type && name_equal(r->children[i]->qname, name))
+			return ST_PENDING; /* asked already, the answer is on its way */
+	if (fetched_before(r, name, type) || r->v.n_fetched >= VALIDATE_FETCHES_MAX)
+		return ST_BOGUS;
+	memcpy(r->v.fetched[r->v.n_fetched], name, name_len(name));
+	r->v.fetched_type[r->v.n_fetched] = type;
+	r->v.n_fetched++;
+	struct resolution *child = resolution_get(r->w, name, type, r, r->budget);
+	if (!child || resolution_add_child(r, child) < 0)
+		return ST_BOGUS;
+	return ST_PENDING;
+}
+
+static enum status from_entry_verdict(uint8_t v)
+{
+	return v == VERDICT_SECURE ? ST_SECURE : v == VERDICT_BOGUS ? ST_BOGUS : ST_INSECURE;
+}
+
+/* Is there anything to validate against above @zone? */
+static bool anchored(const struct resolution *r, const uint8_t *zone)
+{
+	const struct trust_anchors *ta = &r->w->cfg->anchors;
+	return !trust_anchor_is_negative(ta, zone) && trust_anchor_find(ta, zone) != NULL;
+}
+
+/* The DS RRset of @zone (SECURE, in *@ds), or why there is none. */
+static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrset **ds,
+			  enum dnssec_reason *why)
+{
+	struct cache_entry e;
+	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
+	    e.verdict != VERDICT_NONE) {
+		if (e.kind == CACHE_RRSET && e.verdict == VERDICT_SECURE) {
+			*ds = rrset_from_entry(r->arena, zone, TYPE_DS, &e);
+			return *ds ? ST_SECURE : ST_BOGUS;
+		}
+		if (e.kind != CACHE_RRSET && e.verdict == VERDICT_SECURE)
+			return ST_INSECURE; /* proven: no DS, an unsigned delegation */
+		*why = DNSSEC_R_DNSKEY_MISSING;
+		return from_entry_verdict(e.verdict);
+	}
+	*why = DNSSEC_R_DNSKEY_MISSING;
+	return fetch(r, zone, TYPE_DS);
+}
+
+/* The validated DNSKEY RRset of @zone in *@keys, or why there is none. */
+static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rrset **keys,
+			    enum dnssec_reason *why)
+{
+	if (!anchored(r, zone))
+		return ST_INSECURE;
+	struct cache_entry e;
+	if (cache_find(r->w->cache, zone, TYPE_DNSKEY, clock_wall_s(), r->arena, &e) == 0 &&
+	    e.verdict != VERDICT_NONE) {
+		if (e.kind == CACHE_RRSET && e.verdict == VERDICT_SECURE) {
+			*keys = rrset_from_entry(r->arena, zone, TYPE_DNSKEY, &e);
+			return *keys ? ST_SECURE : ST_BOGUS;
+		}
+		if (e.kind != CACHE_RRSET && e.verdict == VERDICT_SECURE) {
+			*why = DNSSEC_R_DNSKEY_MISSING; /* signed, yet not a zone apex */
+			return ST_BOGUS;
+		}
+		*why = DNSSEC_R_DNSKEY_MISSING;
+		return from_entry_verdict(e.verdict);
+	}
+	*why = DNSSEC_R_DNSKEY_MISSING;
+	if (r->qtype == TYPE_DNSKEY && name_equal(r->qname, zone)) {
+		/* our own question: own_keys() has judged it */
+		*keys = r->v.own_keys;
+		return r->v.own_status;
+	}
+	return fetch(r, zone, TYPE_DNSKEY);
+}
+
+/* The zone whose keys must sign @s: the RRSIG signer, which must lie between
+ * the zone cut the data came from and the owner; unsigned, that zone cut. */
+static const uint8_t *zone_of(const struct resolution *r, const struct rrset *s)
+{
+	const uint8_t *signer = rrset_signer(s);
+	if (signer) {
+		if (!name_is_under(s->owner, signer) || (s->zone && !name_is_under(signer, s->zone)))
+			return NULL;
+		return signer;
+	}
+	return s->zone ? s->zone : r->cut.zone;
+}
+
+static void set_reason(struct resolution *r, enum dnssec_reason why)
+{
+	if (r->v.reason == DNSSEC_R_NONE)
+		r->v.reason = why;
+}
+
+/* A verdict for one RRset; ST_PENDING when keys are being fetched. */
+static enum status check_rrset(struct resolution *r, struct rrset *s, struct dnssec_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	if (s->verdict != VERDICT_NONE)
+		return from_entry_verdict(s->verdict); /* from the cache, or done before */
+	const uint8_t *zone = zone_of(r, s);
+	enum dnssec_reason why = DNSSEC_R_NONE;
+	if (!zone) {
+		set_reason(r, DNSSEC_R_WRONG_SIGNER);
+		s->verdict = VERDICT_BOGUS;
+		return ST_BOGUS;
+	}
+	struct rrset *keys = NULL;
+	enum status st = keys_for(r, zone, &keys, &why);
+	if (st == ST_PENDING)
+		return st;
+	if (st == ST_INSECURE) {
+		s->verdict = VERDICT_INSECURE;
+		return st;
+	}
+	if (st == ST_BOGUS) {
+		set_reason(r, why);
+		s->verdict = VERDICT_BOGUS;
+		return st;
+	}
+	if (s->n_sigs == 0) {
+		set_reason(r, DNSSEC_R_RRSIGS_MISSING);
+		s->verdict = VERDICT_BOGUS;
+		return ST_BOGUS;
+	}
+	struct rrset sigs = rrset_sigs_view(s);
+	enum dnssec_verdict v = dnssec_verify_rrset(s, &sigs, keys, zone, clock_wall_s(),
+						    &r->v.budget, res);
+	if (v == DNSSEC_BOGUS)
+		set_reason(r, res->reason);
+	s->verdict = (uint8_t)to_verdict(v);
+	if (v == DNSSEC_SECURE && res->ttl_cap_s < s->ttl_s)
+		s->ttl_s = res->ttl_cap_s; /* RFC 4035 5.3.3 */
+	return from_entry_verdict(s->verdict);
+}
+
+/* The name the final answer is about: the client's, after the CNAMEs. */
+static void final_name(const struct resolution *r, uint8_t *out)
+{
+	memcpy(out, r->qname, name_len(r->qname));
+	for (int i = 0; i < CNAME_CHAIN_MAX + 1; i++) {
+		bool moved = false;
+		for (const struct rrset *s = r->result.answer; s; s = s->next) {
+			if (s->type != TYPE_CNAME || !name_equal(s->owner, out))
+				continue;
+			uint16_t len;
+			const uint8_t *t = rrset_rdata_first(s, &len);
+			if (t && len <= NAME_MAX_WIRE && name_len(t) == len && !name_equal(t, out)) {
+				memcpy(out, t, len);
+				moved = true;
+			}
+			break;
+		}
+		if (!moved)
+			return;
+	}
+}
+
+/* Does the answer hold data for @name (for ANY: of any type)? */
+static bool has_answer(const struct resolution *r, const uint8_t *name)
+{
+	if (r->qtype == TYPE_ANY)
+		return store_find_owner(r->result.answer, name) != NULL;
+	return store_find(r->result.answer, name, r->qtype) != NULL;
+}
+
+/* The NSEC/NSEC3 RRsets of the authority section, SECURE, as a list of copies. */
+static struct rrset *secure_proofs(struct resolution *r, const uint8_t **zone)
+{
+	struct rrset *list = NULL;
+	*zone = NULL;
+	for (struct rrset *s = r->result.authority; s; s = s->next) {
+		if ((s->type != TYPE_NSEC && s->type != TYPE_NSEC3) || s->verdict != VERDICT_SECURE)
+			continue;
+		struct rrset *c = rrset_copy(r->arena, s);
+		if (!c)
+			return NULL;
+		c->next = list;
+		list = c;
+		*zone = rrset_signer(s);
+	}
+	return list;
+}
+
+/* Put the verdicts into the cache with the data: a later hit costs no crypto. */
+static void store_verdicts(struct resolution *r, enum status overall, const uint8_t *name)
+{
+	const struct config *cfg = r->w->cfg;
+	uint64_t now = clock_wall_s();
+	struct rrset *list = NULL;
+	for (struct rrset *s = r->result.answer; s; s = s->next) {
+		if (s->verdict == VERDICT_NONE)
+			continue;
+		struct rrset *c = rrset_copy(r->arena, s);
+		if (!c)
+			return;
+		if (c->verdict == VERDICT_BOGUS && c->ttl_s > BOGUS_TTL_S)
+			c->ttl_s = BOGUS_TTL_S;
+		c->next = list;
+		list = c;
+	}
+	for (struct rrset *s = r->result.authority; s; s = s->next) {
+		if (s->type != TYPE_NSEC && s->type != TYPE_NSEC3)
+			continue;
+		struct rrset *c = rrset_copy(r->arena, s);
+		if (!c)
+			return;
+		c->next = list;
+		list = c;
+	}
+	store_rrsets(r->w->cache, r->arena, list, now);
+	if (r->result.rcode == RCODE_NXDOMAIN || !has_answer(r, name)) {
+		bool nx = r->result.rcode == RCODE_NXDOMAIN;
+		struct rrset *soa = NULL;
+		for (struct rrset *s = r->result.authority; s; s = s->next)
+			if (s->type == TYPE_SOA)
+				soa = s;
+		if (soa && (r->result.rcode == RCODE_NXDOMAIN || r->result.rcode == RCODE_NOERROR)) {
+			uint8_t v = overall == ST_SECURE ? VERDICT_SECURE
+				    : overall == ST_BOGUS ? VERDICT_BOGUS : VERDICT_INSECURE;
+			struct rrset *c = rrset_copy(r->arena, soa);
+			if (c && v == VERDICT_BOGUS && c->ttl_s > BOGUS_TTL_S)
+				c->ttl_s = BOGUS_TTL_S;
+			if (c)
+				store_negative(r->w->cache, r->arena, cfg, name, nx ? 0 : r->qtype, nx, c,
+					       RANK_ANSWER, v, now);
+		}
+	}
+}
+
+/* A DNSKEY resolution for a zone checks its own answer against the DS. */
+static enum status own_keys(struct resolution *r)
+{
+	const uint8_t *zone = r->qname;
+	if (!anchored(r, zone))
+		return ST_INSECURE;
+	const struct trust_anchor *ta = trust_anchor_find(&r->w->cfg->anchors, zone);
+	struct rrset *ds = NULL, *anchor_keys = NULL;
+	enum dnssec_reason why = DNSSEC_R_NONE;
+	if (ta && name_equal(ta->owner, zone)) {
+		ds = ta->ds.n_rdata ? (struct rrset *)&ta->ds : NULL;
+		anchor_keys = ta->dnskey.n_rdata ? (struct rrset *)&ta->dnskey : NULL;
+	} else {
+		enum status st = ds_for(r, zone, &ds, &why);
+		if (st != ST_SECURE) {
+			if (st == ST_BOGUS)
+				set_reason(r, why);
+			return st;
+		}
+	}
+	struct rrset *keys = store_find(r->result.answer, zone, TYPE_DNSKEY);
+	if (!keys || r->result.rcode != RCODE_NOERROR) {
+		set_reason(r, DNSSEC_R_DNSKEY_MISSING);
+		return ST_BOGUS;
+	}
+	r->v.own_keys = keys;
+	struct dnssec_result res;
+	struct rrset sigs = rrset_sigs_view(keys);
+	enum dnssec_verdict v = dnssec_validate_dnskeys(keys, &sigs, ds, anchor_keys, clock_wall_s(),
+							&r->v.budget, &res);
+	keys->verdict = (uint8_t)to_verdict(v);
+	if (v == DNSSEC_SECURE && res.ttl_cap_s < keys->ttl_s)
+		keys->ttl_s = res.ttl_cap_s;
+	if (v == DNSSEC_BOGUS)
+		set_reason(r, res.reason);
+	return from_entry_verdict(keys->verdict);
+}
+
+static enum status combine(enum status a, enum status b)
+{
+	if (a == ST_PENDING || b == ST_PENDING)
+		return ST_PENDING;
+	if (a == ST_BOGUS || b == ST_BOGUS)
+		return ST_BOGUS;
+	if (a == ST_INSECURE || b == ST_INSECURE)
+		return ST_INSECURE;
+	return ST_SECURE;
+}
+
+/* Negative answers and wildcards: the proofs must hold (RFC 4035 5.4). */
+static enum status check_denial(struct resolution *r, const uint8_t *name, enum status so_far,
+				bool wildcard, uint8_t wildcard_labels)
+{
+	bool negative = r->result.rcode == RCODE_NXDOMAIN || !has_answer(r, name);
+	if (so_far != ST_SECURE || (!negative && !wildcard))
+		return so_far;
+	const uint8_t *zone;
+	struct rrset *proofs = secure_proofs(r, &zone);
+	if (!proofs || !zone) {
+		set_reason(r, DNSSEC_R_NSEC_MISSING);
+		return ST_BOGUS;
+	}
+	struct dnssec_denial d;
+	enum dnssec_verdict v;
+	if (!negative)
+		v = dnssec_prove_wildcard(name, wildcard_labels, zone, proofs, &r->v.budget, &d);
+	else if (r->result.rcode == RCODE_NXDOMAIN)
+		v = dnssec_prove_nxdomain(name, zone, proofs, &r->v.budget, &d);
+	else
+		v = dnssec_prove_nodata(name, r->qtype, zone, proofs, &r->v.budget, &d);
+	if (v == DNSSEC_BOGUS)
+		set_reason(r, d.reason);
+	return v == DNSSEC_SECURE ? ST_SECURE : v == DNSSEC_BOGUS ? ST_BOGUS : ST_INSECURE;
+}
 
 enum step validate_run(struct resolution *r)
 {
-	(void)r;
+	const struct config *cfg = r->w->cfg;
+	if (!cfg->dnssec || r->result.rcode == RCODE_SERVFAIL)
+		return STEP_NEXT;
+	if (!r->v.started) {
+		r->v.started = true;
+		r->v.own_status = ST_BOGUS;
+		dnssec_budget_init(&r->v.budget);
+	}
+	if (r->n_children > 0)
+		return STEP_WAIT; /* woken by one child; more are still out */
+
+	uint8_t name[NAME_MAX_WIRE];
+	final_name(r, name);
+	enum status overall = ST_SECURE;
+	if (r->qtype == TYPE_DNSKEY && name_equal(name, r->qname)) {
+		overall = own_keys(r);
+		if (overall == ST_PENDING)
+			return STEP_WAIT;
+		r->v.own_status = overall;
+	}
+	bool wildcard = false;
+	uint8_t wildcard_labels = 0;
+	struct rrset *lists[2] = { r->result.answer, r->result.authority };
+	for (int i = 0; i < 2; i++) {
+		for (struct rrset *s = lists[i]; s; s = s->next) {
+			if (r->qtype == TYPE_DNSKEY && s->type == TYPE_DNSKEY &&
+			    name_equal(s->owner, r->qname))
+				continue; /* own_keys() did it */
+			struct dnssec_result res;
+			enum status st = check_rrset(r, s, &res);
+			if (res.wildcard && name_equal(s->owner, name)) {
+				wildcard = true;
+				wildcard_labels = res.wildcard_labels;
+			}
+			overall = combine(overall, st);
+		}
+	}
+	if (overall == ST_PENDING)
+		return STEP_WAIT;
+	overall = check_denial(r, name, overall, wildcard, wildcard_labels);
+
+	store_verdicts(r, overall, name);
+	r->result.secure = overall == ST_SECURE;
+	if (overall == ST_BOGUS) {
+		/* RFC 4035 5.5: bogus is SERVFAIL; a CD client still gets the data */
+		log_debug("resolution depth %d: DNSSEC bogus (%s)", r->depth,
+			  dnssec_reason_text(r->v.reason));
+		r->result.bogus = true;
+		r->result.bogus_rcode = r->result.rcode;
+		r->result.bogus_answer = r->result.answer;
+		r->result.bogus_authority = r->result.authority;
+		r->result.rcode = RCODE_SERVFAIL;
+		r->result.answer = NULL;
+		r->result.authority = NULL;
+		uint16_t ede = dnssec_reason_ede(r->v.reason);
+		r->result.ede = ede == EDE_NONE ? 6 /* DNSSEC Bogus */ : ede;
+		r->result.ede_text = dnssec_reason_text(r->v.reason);
+	}
 	return STEP_NEXT;
 }

@@ -4,4 +4,7 @@
 
 #include "resolver/pipeline.h"
 
+/** How far the chain of trust for a zone or an RRset goes. */
+enum status { ST_SECURE, ST_INSECURE, ST_BOGUS, ST_PENDING };
+
 enum step validate_run(struct resolution *r);
