@@ -3,6 +3,7 @@
  * to the pipeline. Garbage gets FORMERR or is dropped, never more work. */
 #include "resolver/request.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -28,8 +29,25 @@ static uint16_t reply_size(const struct request *req)
 	return client < ours ? client : ours;
 }
 
+static int start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
+		 socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn,
+		 const struct transport *tx, void *tx_ctx);
+
 void request_start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
 		   socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn)
+{
+	(void)start(w, wire, len, peer, peer_len, udp, conn, NULL, NULL);
+}
+
+int request_start_tx(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
+		     socklen_t peer_len, const struct transport *tx, void *tx_ctx)
+{
+	return start(w, wire, len, peer, peer_len, NULL, NULL, tx, tx_ctx);
+}
+
+static int start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
+		 socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn,
+		 const struct transport *tx, void *tx_ctx)
 {
 	struct arena *a = arena_create(REQUEST_ARENA_MAX);
 	if (!a)
@@ -44,7 +62,9 @@ void request_start(struct worker *w, const uint8_t *wire, size_t len, const stru
 	req->no = ++w->next_request_no;
 	req->udp = udp;
 	req->conn = conn;
-	req->is_tcp = conn != NULL;
+	req->tx = tx;
+	req->tx_ctx = tx_ctx;
+	req->is_tcp = conn != NULL || tx != NULL;
 	memcpy(&req->peer, peer, peer_len);
 	req->peer_len = peer_len;
 	req->q_wire = arena_memdup(a, wire, len);
@@ -54,7 +74,7 @@ void request_start(struct worker *w, const uint8_t *wire, size_t len, const stru
 		 * reflection); through server_reply() so TCP's books stay straight */
 		req->reply_len = 0;
 		server_reply(req);
-		return;
+		return 0;
 	}
 	const char *why = NULL;
 	/* A QUERY has exactly one question and nothing in answer or authority
@@ -71,15 +91,16 @@ void request_start(struct worker *w, const uint8_t *wire, size_t len, const stru
 		req->reply = out;
 		req->reply_len = out ? (uint16_t)answer_formerr(wire, len, out, DNS_HDR_LEN) : 0;
 		server_reply(req);
-		return;
+		return 0;
 	}
 	req->q_parsed = true;
 	req->reply_max = reply_size(req);
 	pipeline_request_run(req);
-	return;
+	return 0;
 drop:
 	if (conn)
 		server_tcp_dropped(conn); /* keep the connection's books straight */
+	return -ENOMEM; /* no request: a transport of its own cleans up itself */
 }
 
 void request_run(struct request *req)

@@ -20,6 +20,16 @@ struct udp_listener;
 
 #define REQUEST_ARENA_MAX (128 * 1024)
 
+struct request;
+
+/** A transport other than plain UDP/TCP (DoT, DoH) plugs in with this: the
+ * request calls reply() once, with req->reply/reply_len set (len 0: drop),
+ * and reply() must end with request_free(req). */
+struct transport {
+	const char *name; /* "dot", "doh"...: for policy and statistics, never logged with names */
+	void (*reply)(struct request *req);
+};
+
 struct request {
 	struct arena *arena;
 	struct worker *w;
@@ -29,6 +39,8 @@ struct request {
 	socklen_t peer_len;
 	struct udp_listener *udp; /* UDP: the listener it arrived on */
 	struct tcp_conn *conn;  /* TCP: the connection (holds a reference) */
+	const struct transport *tx; /* other transports: how to reply */
+	void *tx_ctx;           /* theirs: the stream, the connection... */
 
 	uint8_t *q_wire;   /* the query, copied into the arena */
 	uint16_t q_len;
@@ -50,6 +62,12 @@ struct request {
  * the transport (resolver/server.c). */
 void request_start(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
 		   socklen_t peer_len, struct udp_listener *udp, struct tcp_conn *conn);
+/** request_start() for a transport @tx (a stream transport: replies up to
+ * 65535 bytes, no truncation); @tx_ctx is kept in req->tx_ctx for it.
+ * Returns 0 (tx->reply() will be called exactly once) or -ENOMEM (it will
+ * not: the transport answers or drops the message itself). */
+int request_start_tx(struct worker *w, const uint8_t *wire, size_t len, const struct sockaddr *peer,
+		      socklen_t peer_len, const struct transport *tx, void *tx_ctx);
 /** Run the request's stages from where it stopped. */
 void request_run(struct request *req);
 /** Free a request (its arena). */

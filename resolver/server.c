@@ -213,6 +213,10 @@ void server_tcp_dropped(struct tcp_conn *c)
 
 void server_reply(struct request *req)
 {
+	if (req->tx) {
+		req->tx->reply(req);
+		return;
+	}
 	if (req->reply_len == 0) {
 		if (req->conn)
 			tcp_request_done(req->conn);
