@@ -18,6 +18,7 @@
 #include "resolver/servers.h"
 #include "resolver/store.h"
 #include "resolver/upstream.h"
+#include "resolver/validate.h"
 #include "resolver/worker.h"
 
 #define UPSTREAM_EDNS_SIZE 1232 /* DNS flag day 2020: no IP fragmentation */
@@ -434,12 +435,14 @@ static struct rrset *glue_for(struct resolution *r, const struct msg *m, const s
 }
 
 static enum reply_outcome take_referral(struct resolution *r, const struct msg *m,
-					struct rrset *ns, uint64_t now_s)
+					struct rrset *ns, struct rrset *auth, uint64_t now_s)
 {
 	if (++r->n_referrals > REFERRALS_MAX) {
 		fail(r, EDE_OTHER, "too many referrals");
 		return REPLY_FAIL;
 	}
+	if (r->w->cfg->dnssec)
+		validate_referral(r, auth, ns->owner); /* the DS, or its absence, came along */
 	struct rrset *keep = glue_for(r, m, ns);
 	struct rrset *ns_copy = rrset_copy(r->arena, ns);
 	if (ns_copy) {
@@ -537,7 +540,7 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 	}
 	struct rrset *ns = (!final && rcode == RCODE_NOERROR) ? find_referral(r, auth, cur) : NULL;
 	if (n_chain == 0 && ns && !final)
-		return take_referral(r, m, ns, now_s);
+		return take_referral(r, m, ns, auth, now_s);
 
 	if (minimised) {
 		if (rcode == RCODE_NXDOMAIN) {
@@ -616,7 +619,7 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 		/* RFC 1034 4.3.2 3b: the target is in a child zone, and the reply
 		 * carries the referral to it */
 		memcpy(r->sname, cur, name_len(cur));
-		return take_referral(r, m, ns, now_s);
+		return take_referral(r, m, ns, auth, now_s);
 	}
 	/* negative answer for cur */
 	struct rrset *soa = find_soa(auth, cur);

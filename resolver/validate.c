@@ -117,6 +117,11 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 		*why = DNSSEC_R_DNSKEY_MISSING;
 		return from_entry_verdict(e.verdict);
 	}
+	/* a delegation proven unsigned needs no look at the child's keys */
+	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
+	    e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
+	    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE))
+		return ST_INSECURE;
 	*why = DNSSEC_R_DNSKEY_MISSING;
 	if (r->qtype == TYPE_DNSKEY && name_equal(r->qname, zone)) {
 		/* our own question: own_keys() has judged it */
@@ -417,4 +422,76 @@ enum step validate_run(struct resolution *r)
 		r->result.ede_text = dnssec_reason_text(r->v.reason);
 	}
 	return STEP_NEXT;
+}
+
+void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *child)
+{
+	const uint8_t *parent = r->cut.zone;
+	if (!anchored(r, parent) || !name_is_under(child, parent) || name_equal(child, parent))
+		return;
+	struct cache_entry e;
+	if (cache_find(r->w->cache, parent, TYPE_DNSKEY, clock_wall_s(), r->arena, &e) != 0 ||
+	    e.kind != CACHE_RRSET || e.verdict != VERDICT_SECURE)
+		return; /* not known yet: the DS is asked for when it is needed */
+	struct rrset *keys = rrset_from_entry(r->arena, parent, TYPE_DNSKEY, &e);
+	if (!keys)
+		return;
+	if (!r->v.started) {
+		r->v.started = true;
+		r->v.own_status = ST_BOGUS;
+		dnssec_budget_init(&r->v.budget);
+	}
+	uint64_t now = clock_wall_s();
+	struct dnssec_result res;
+	struct rrset *ds = store_find(auth, child, TYPE_DS);
+	if (ds) {
+		if (ds->n_sigs == 0)
+			return;
+		struct rrset sigs = rrset_sigs_view(ds);
+		if (dnssec_verify_rrset(ds, &sigs, keys, parent, now, &r->v.budget, &res) !=
+		    DNSSEC_SECURE)
+			return;
+		struct rrset *c = rrset_copy(r->arena, ds);
+		if (!c)
+			return;
+		c->verdict = VERDICT_SECURE;
+		if (res.ttl_cap_s < c->ttl_s)
+			c->ttl_s = res.ttl_cap_s;
+		store_rrsets(r->w->cache, r->arena, c, now);
+		return;
+	}
+	/* no DS: an insecure delegation, if the NSEC/NSEC3 records prove it */
+	struct rrset *proofs = NULL;
+	uint32_t ttl = UINT32_MAX;
+	for (struct rrset *s = auth; s; s = s->next) {
+		if (s->type != TYPE_NSEC && s->type != TYPE_NSEC3)
+			continue;
+		if (s->n_sigs == 0)
+			return;
+		struct rrset sigs = rrset_sigs_view(s);
+		if (dnssec_verify_rrset(s, &sigs, keys, parent, now, &r->v.budget, &res) !=
+		    DNSSEC_SECURE)
+			return;
+		struct rrset *c = rrset_copy(r->arena, s);
+		if (!c)
+			return;
+		c->next = proofs;
+		proofs = c;
+		if (res.ttl_cap_s < ttl)
+			ttl = res.ttl_cap_s;
+	}
+	if (!proofs)
+		return;
+	struct dnssec_denial d;
+	enum dnssec_verdict v = dnssec_prove_nodata(child, TYPE_DS, parent, proofs, &r->v.budget, &d);
+	if (v != DNSSEC_SECURE && v != DNSSEC_INSECURE)
+		return;
+	/* RFC 4035 5.2: the delegation is provably unsigned (or opt-out) */
+	struct cache_entry neg = {
+		.kind = CACHE_NODATA,
+		.rank = RANK_REFERRAL,
+		.verdict = (uint8_t)to_verdict(v),
+		.ttl_s = ttl < r->w->cfg->neg_ttl_max_s ? ttl : r->w->cfg->neg_ttl_max_s,
+	};
+	cache_stash(r->w->cache, child, TYPE_DS, &neg, now);
 }
