@@ -341,8 +341,30 @@ static int set_listen(struct loader *l, const char *v)
 {
 	struct config *c = l->c;
 	struct listen_addr a = { .is_default = false };
-	if (config_parse_addr(v, DNS_PORT, &a.ss, &a.len) != 0)
-		return fail(l, "'%s' is not ADDR, ADDR:PORT or [ADDR]:PORT (port 1-65535)", v);
+	/* the scheme names the transport (issue #4): tools may rely on these */
+	static const struct {
+		const char *scheme;
+		enum listen_kind kind;
+		uint16_t port;
+	} schemes[] = {
+		{ "tls://", LISTEN_TLS, 853 },    /* RFC 7858 */
+		{ "https://", LISTEN_HTTPS, 443 }, /* RFC 8484 */
+		{ "http://", LISTEN_HTTP, 80 },    /* behind a reverse proxy */
+	};
+	uint16_t port = DNS_PORT;
+	const char *addr = v;
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i].scheme);
+		if (strncmp(v, schemes[i].scheme, n) == 0) {
+			a.kind = schemes[i].kind;
+			port = schemes[i].port;
+			addr = v + n;
+			break;
+		}
+	}
+	if (config_parse_addr(addr, port, &a.ss, &a.len) != 0)
+		return fail(l, "'%s' is not ADDR, ADDR:PORT or [ADDR]:PORT (port 1-65535), "
+			    "optionally after tls://, https:// or http://", v);
 	if (l->listen_src != l->src) {
 		c->n_listen = 0;
 		l->listen_src = l->src;
@@ -370,6 +392,43 @@ static int set_allow(struct loader *l, const char *v)
 		return fail(l, "more than %d prefixes", CONFIG_ACL_MAX);
 	c->acl[c->n_acl++] = p;
 	return 0;
+}
+
+static int set_u32(struct loader *l, const char *v, uint64_t min, uint64_t max, uint32_t *field);
+
+static int set_tls_cert(struct loader *l, const char *v)
+{
+	return set_string(l, &l->c->tls_cert_path, v);
+}
+
+static int set_tls_key(struct loader *l, const char *v)
+{
+	return set_string(l, &l->c->tls_key_path, v);
+}
+
+static int set_doh_path(struct loader *l, const char *v)
+{
+	/* an absolute path without query or fragment (RFC 8484 4.1: the URI template's path) */
+	if (v[0] != '/' || strpbrk(v, "?#% \t") || strlen(v) > 128)
+		return fail(l, "'%s' is not an absolute path like /dns-query (no ?, #, %%, spaces)", v);
+	return set_string(l, &l->c->doh_path, v);
+}
+
+static int set_http_proxy(struct loader *l, const char *v)
+{
+	struct config *c = l->c;
+	struct prefix p;
+	if (parse_prefix(v, &p) != 0)
+		return fail(l, "'%s' is not an address or ADDR/BITS prefix", v);
+	if (c->n_http_proxies == CONFIG_ACL_MAX)
+		return fail(l, "more than %d prefixes", CONFIG_ACL_MAX);
+	c->http_proxies[c->n_http_proxies++] = p;
+	return 0;
+}
+
+static int set_http_streams_max(struct loader *l, const char *v)
+{
+	return set_u32(l, v, 1, 1000, &l->c->http_streams_max);
 }
 
 static int set_root_hints(struct loader *l, const char *v)
@@ -532,7 +591,15 @@ static int set_verbosity(struct loader *l, const char *v)
  * document each one: keep the three in step. */
 static const struct key keys[] = {
 	{ "config", "FILE", true, NULL, "settings file, read before the other flags" },
-	{ "listen", "ADDR[:PORT]", false, set_listen, "repeatable; default 127.0.0.1:53, [::1]:53" },
+	{ "listen", "ADDR[:PORT]", false, set_listen,
+	  "repeatable; default 127.0.0.1:53, [::1]:53; tls://, https://, http:// for DoT, DoH" },
+	{ "tls-cert", "FILE", false, set_tls_cert, "PEM certificate chain for tls:// and https://" },
+	{ "tls-key", "FILE", false, set_tls_key, "PEM private key of --tls-cert" },
+	{ "doh-path", "PATH", false, set_doh_path, "DoH URI path; default /dns-query" },
+	{ "http-proxy", "PREFIX", false, set_http_proxy,
+	  "reverse proxy allowed on http:// listeners; repeatable; default loopback" },
+	{ "http-streams-max", "N", false, set_http_streams_max,
+	  "concurrent HTTP/2 streams per connection; default 100" },
 	{ "allow", "PREFIX", false, set_allow, "client prefix; repeatable; default loopback" },
 	{ "root-hints", "FILE", false, set_root_hints, "default " ROOT_HINTS_DEFAULT },
 	{ "threads", "N", false, set_threads, "workers, 1-256; default one per core" },
@@ -625,6 +692,10 @@ static int set_defaults(struct config *c)
 	c->edns_udp_size = 1232; /* DNS flag day 2020: fits the IPv6 minimum MTU */
 	c->tcp_idle_timeout_ms = 10000;
 	c->tcp_conn_max = 1000;
+	c->http_streams_max = 100; /* RFC 9113 6.5.2 recommends at least 100 */
+	c->doh_path = strdup("/dns-query");
+	if (!c->doh_path)
+		return -ENOMEM;
 	c->verbosity = 2;
 	return 0;
 }
@@ -946,6 +1017,10 @@ void config_free(struct config *c)
 	free(c->trust_anchor_path);
 	trust_anchors_free(&c->anchors);
 	free(c->cache_dir);
+	free(c->tls_cert_path);
+	free(c->tls_key_path);
+	free(c->doh_path);
+	c->tls_cert_path = c->tls_key_path = c->doh_path = NULL;
 	c->config_path = NULL;
 	c->root_hints_path = NULL;
 	c->trust_anchor_path = NULL;

@@ -19,10 +19,15 @@
 
 struct sockaddr_storage;
 
+/* What a listen address serves, from its scheme: "ADDR:PORT" (UDP and TCP),
+ * "tls://" (DoT), "https://" (DoH over TLS), "http://" (cleartext DoH). */
+enum listen_kind { LISTEN_DNS = 0, LISTEN_TLS, LISTEN_HTTPS, LISTEN_HTTP };
+
 struct listen_addr {
 	struct sockaddr_storage ss;
 	socklen_t len;
 	bool is_default; /* a built-in default: failure to bind is a warning, not fatal */
+	enum listen_kind kind;
 };
 
 struct prefix {
@@ -68,6 +73,12 @@ struct config {
 	uint32_t tcp_conn_max;  /* --tcp-connections-max per worker; default 1000 */
 	struct prefix acl[CONFIG_ACL_MAX];
 	int n_acl;              /* --allow PREFIX, repeatable; default 127.0.0.0/8 and ::1/128 */
+	char *tls_cert_path;    /* --tls-cert FILE: PEM chain for tls:// and https:// listeners */
+	char *tls_key_path;     /* --tls-key FILE: its PEM private key */
+	char *doh_path;         /* --doh-path; default /dns-query */
+	struct prefix http_proxies[CONFIG_ACL_MAX];
+	int n_http_proxies;     /* --http-proxy PREFIX: may connect to http:// listeners */
+	uint32_t http_streams_max; /* --http-streams-max per connection; default 100 */
 	int verbosity;          /* --verbosity 0..3 (error..debug); default 2 (info) */
 	bool check_only;        /* --check-config */
 };

@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "cache/cache.h"
 #include "resolver/config.h"
+#include "resolver/encrypted.h"
 #include "resolver/worker.h"
 
 int main(int argc, char **argv)
@@ -35,6 +36,9 @@ int main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* an ignored signal is discarded even while blocked: started under nohup
+	 * (or by a parent that ignores SIGHUP), sigwait() would never see a reload */
+	signal(SIGHUP, SIG_DFL);
 
 	struct cache *cache;
 	struct cache_opts copts = {
@@ -73,7 +77,10 @@ int main(int argc, char **argv)
 			continue;
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
-		/* SIGHUP: reload arrives with the control tool; ignored for now */
+		/* SIGHUP: the TLS certificate and key are read again (the rest of a
+		 * reload arrives with the control tool) */
+		if (sig == SIGHUP)
+			enc_reload(workers, n_started);
 	}
 	log_info("stopping");
 stop:

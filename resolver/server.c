@@ -14,6 +14,7 @@
 #include "proto/listen.h"
 #include "proto/stream.h"
 #include "resolver/config.h"
+#include "resolver/encrypted.h"
 #include "resolver/request.h"
 #include "resolver/udp.h"
 #include "resolver/worker.h"
@@ -263,6 +264,8 @@ int server_listen(struct worker *w)
 	int opened = 0;
 	for (int i = 0; i < cfg->n_listen; i++) {
 		const struct listen_addr *la = &cfg->listen[i];
+		if (la->kind != LISTEN_DNS)
+			continue; /* DoT, DoH: resolver/encrypted.c */
 		int ufd = listen_udp((const struct sockaddr *)&la->ss, la->len);
 		int tfd = ufd >= 0 ? listen_tcp((const struct sockaddr *)&la->ss, la->len, TCP_BACKLOG)
 				   : ufd;
@@ -293,7 +296,10 @@ int server_listen(struct worker *w)
 		opened++;
 	}
 	w->n_listen = opened;
-	if (opened == 0) {
+	int enc = enc_listen(w);
+	if (enc < 0)
+		return enc;
+	if (opened == 0 && enc == 0) {
 		log_err("no address to listen on");
 		return -EADDRNOTAVAIL;
 	}
@@ -313,5 +319,6 @@ void server_close(struct worker *w)
 		udp_listener_close(&w->udp[i]);
 		uv_close((uv_handle_t *)&w->tcp[i], NULL);
 	}
+	enc_close(w);
 	uv_walk(&w->loop, close_conn_walk, NULL);
 }

@@ -11,6 +11,7 @@
 
 struct cache;
 struct config;
+struct encrypted;
 struct request;
 struct resolution;
 struct servers;
@@ -37,6 +38,7 @@ struct worker {
 	uv_tcp_t *tcp;
 	int n_listen;
 	uint32_t n_tcp_conns;
+	struct encrypted *enc;   /* DoT/DoH listeners and connections (resolver/encrypted.c) */
 
 	/* resolutions in flight, by question (coalescing) */
 	struct resolution *inflight[COALESCE_BUCKETS];

@@ -6,6 +6,7 @@ PKGS="build-essential autoconf automake libtool pkg-config
  libldns-dev libuv1-dev libnghttp2-dev libssl-dev liblmdb-dev libcmocka-dev liblua5.4-dev
  dns-root-data"
 TEST_PKGS="knot knot-dnsutils bind9-dnsutils ldnsutils python3-pytest python3-dnspython python3-cryptography
+ openssl curl python3-h2
  clang libclang-rt-14-dev iproute2 util-linux"
 case "${1:-build}" in
 build) want="$PKGS" ;;

@@ -1,0 +1,130 @@
+"""Helpers for the DoT and DoH tests: a test CA and server certificates made
+with the openssl CLI, free ports, and ternd started with encrypted listeners.
+
+    pki = Pki(tmpdir)                  # CA + a server cert for 127.0.0.1/localhost
+    t = start_encrypted(ternd, pki, dot=True, doh=True)
+    t.dot_port, t.doh_port, t.http_port
+
+The fixture waits for the plain listener only; start_encrypted() also waits
+until each encrypted port accepts TCP.
+"""
+
+import os
+import socket
+import ssl
+import struct
+import subprocess
+import time
+
+import dns.message
+
+from conftest import free_port
+
+
+def run(*cmd, cwd=None):
+    subprocess.run(cmd, check=True, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+class Pki:
+    """A CA and server certificates signed by it (EC P-256, SAN 127.0.0.1 and localhost)."""
+
+    def __init__(self, directory):
+        self.dir = str(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.ca = os.path.join(self.dir, "ca.pem")
+        self.ca_key = os.path.join(self.dir, "ca.key")
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "2",
+            "-subj", "/CN=tern test CA")
+        self.cert, self.key = self.issue("server")
+
+    def issue(self, name, cn="localhost"):
+        """A new server certificate and key under @name; returns (cert, key) paths."""
+        key = os.path.join(self.dir, name + ".key")
+        csr = os.path.join(self.dir, name + ".csr")
+        cert = os.path.join(self.dir, name + ".pem")
+        ext = os.path.join(self.dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+        run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", key, "-out", csr, "-subj", "/CN=" + cn)
+        run("openssl", "x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+            "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+        return cert, key
+
+    def client_context(self, alpn=None):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        if alpn:
+            ctx.set_alpn_protocols(alpn)
+        return ctx
+
+
+def wait_port(port, host="127.0.0.1", timeout=5):
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection((host, port), timeout=0.2).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def start_encrypted(ternd, pki, *extra, dot=True, doh=False, http=False, cert=True, **kw):
+    ports = {}
+    args = []
+    for kind, on in (("tls", dot), ("https", doh), ("http", http)):
+        if on:
+            ports[kind] = free_port()
+            args += ["--listen", "%s://127.0.0.1:%d" % (kind, ports[kind])]
+    if cert:
+        args += ["--tls-cert", pki.cert, "--tls-key", pki.key]
+    t = ternd(*(args + list(extra)), **kw)
+    t.dot_port = ports.get("tls")
+    t.doh_port = ports.get("https")
+    t.http_port = ports.get("http")
+    if cert:
+        for p in ports.values():
+            wait_port(p)
+    elif http:
+        wait_port(ports["http"])
+    t.pki = pki
+    return t
+
+
+class DotClient:
+    """A DoT connection: send many queries, read answers as they come."""
+
+    def __init__(self, port, pki, alpn=("dot",), timeout=10, session=None, ctx=None, **ctx_opts):
+        ctx = ctx or pki.client_context(list(alpn) if alpn else None)
+        for k, v in ctx_opts.items():
+            setattr(ctx, k, v)
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.sock = ctx.wrap_socket(raw, server_hostname="localhost", session=session)
+        self.buf = b""
+
+    def send(self, msg):
+        wire = msg.to_wire() if hasattr(msg, "to_wire") else msg
+        self.sock.sendall(struct.pack("!H", len(wire)) + wire)
+
+    def recv_wire(self):
+        while True:
+            if len(self.buf) >= 2:
+                n = struct.unpack("!H", self.buf[:2])[0]
+                if len(self.buf) >= 2 + n:
+                    wire, self.buf = self.buf[2:2 + n], self.buf[2 + n:]
+                    return wire
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed")
+            self.buf += chunk
+
+    def recv(self):
+        return dns.message.from_wire(self.recv_wire())
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
