@@ -20,6 +20,7 @@
 #include <ldns/ldns.h>
 
 #include "base/err.h"
+#include "resolver/prefixset.h"
 
 /* resolver/Makefile.inc passes -DTERN_VERSION="$(PACKAGE_VERSION)": the
  * autoconf config.h cannot be included by name from here, "config.h" would
@@ -587,6 +588,94 @@ static int set_verbosity(struct loader *l, const char *v)
 	return ret;
 }
 
+static int set_policy(struct loader *l, const char *v)
+{
+	return set_string(l, &l->c->policy_path, v);
+}
+
+#define POLICY_MEMORY_MIN (1024 * 1024) /* SIZE syntax shared with cache-size */
+#define POLICY_MEMORY_MAX ((size_t)1 << 30)
+#define POLICY_INSTRUCTIONS_MAX 1000000000ull
+#define POLICY_TIMEOUT_MAX_MS 1000 /* a DNS client gives up after a few seconds */
+
+static int set_policy_memory_max(struct loader *l, const char *v)
+{
+	size_t saved = l->c->cache_size;
+	int rc = set_cache_size(l, v); /* the same SIZE syntax */
+	size_t size = l->c->cache_size;
+	l->c->cache_size = saved;
+	if (rc == 0 && (size < POLICY_MEMORY_MIN || size > POLICY_MEMORY_MAX))
+		rc = -1;
+	if (rc != 0)
+		return fail(l, "'%s' is not a size between 1M and 1G", v);
+	l->c->policy_memory_max = size;
+	return 0;
+}
+
+static int set_policy_instructions_max(struct loader *l, const char *v)
+{
+	return set_range(l, v, 1000, POLICY_INSTRUCTIONS_MAX, &l->c->policy_instructions_max);
+}
+
+static int set_policy_timeout(struct loader *l, const char *v)
+{
+	return set_u32(l, v, 1, POLICY_TIMEOUT_MAX_MS, &l->c->policy_timeout_ms);
+}
+
+static int set_policy_failure(struct loader *l, const char *v)
+{
+	if (strcmp(v, "open") == 0)
+		l->c->policy_fail_closed = false;
+	else if (strcmp(v, "closed") == 0)
+		l->c->policy_fail_closed = true;
+	else
+		return fail(l, "'%s' is not open or closed", v);
+	return 0;
+}
+
+/* "MATCH FILE": MATCH is a DoH path ("/dns-query/family") or client prefixes
+ * separated by commas ("10.0.0.0/8,2001:db8::/32") */
+static int set_tenant(struct loader *l, const char *v)
+{
+	struct config *c = l->c;
+	size_t mlen = strcspn(v, " \t");
+	const char *file = v + mlen;
+	while (*file == ' ' || *file == '\t')
+		file++;
+	if (mlen == 0 || *file == '\0')
+		return fail(l, "'%s' is not MATCH FILE (a /DoH-path or client prefixes, then a script)", v);
+	if (c->n_tenants == CONFIG_TENANTS_MAX)
+		return fail(l, "more than %d tenants", CONFIG_TENANTS_MAX);
+	struct tenant t = { 0 };
+	if (v[0] == '/') {
+		t.path = strndup(v, mlen);
+		if (!t.path)
+			return fail(l, "out of memory");
+	} else {
+		t.clients = prefixset_new();
+		if (!t.clients)
+			return fail(l, "out of memory");
+		char one[64];
+		for (const char *p = v; p < v + mlen;) {
+			size_t n = strcspn(p, ", \t");
+			if (n == 0 || n >= sizeof(one) || (memcpy(one, p, n), one[n] = '\0',
+							  prefixset_add(t.clients, one) != 0)) {
+				prefixset_free(t.clients);
+				return fail(l, "'%.*s' is not a /DoH-path or ADDR/BITS prefixes", (int)mlen, v);
+			}
+			p += n + (p[n] == ',');
+		}
+	}
+	t.script = strdup(file);
+	if (!t.script) {
+		free(t.path);
+		prefixset_free(t.clients);
+		return fail(l, "out of memory");
+	}
+	c->tenants[c->n_tenants++] = t;
+	return 0;
+}
+
 /* Every flag, in the order --help lists them; man/ternd.8 and man/ternd.conf.5
  * document each one: keep the three in step. */
 static const struct key keys[] = {
@@ -628,6 +717,16 @@ static const struct key keys[] = {
 	  "close idle TCP after MS; default 10000" },
 	{ "tcp-connections-max", "N", false, set_tcp_conn_max,
 	  "TCP connections per worker; default 1000" },
+	{ "policy", "FILE", false, set_policy, "policy script for every client, see tern-policy(7)" },
+	{ "policy-memory-max", "SIZE", false, set_policy_memory_max,
+	  "memory of each policy isolate; default 16M" },
+	{ "policy-instructions-max", "N", false, set_policy_instructions_max,
+	  "Lua instructions per policy call; default 1000000" },
+	{ "policy-timeout", "MS", false, set_policy_timeout, "wall clock per policy call; default 10" },
+	{ "policy-failure", "open|closed", false, set_policy_failure,
+	  "a failing script: resolve anyway (open) or SERVFAIL (closed); default open" },
+	{ "tenant", "\"MATCH FILE\"", false, set_tenant,
+	  "script FILE for a /DoH-path or client PREFIX[,PREFIX]; repeatable" },
 	{ "verbosity", "0-3", false, set_verbosity, "errors, warnings, info, debug; default 2" },
 	{ "check-config", NULL, true, NULL, "check config and root hints, then exit" },
 	{ "help", NULL, true, NULL, "print this help and exit" },
@@ -697,6 +796,9 @@ static int set_defaults(struct config *c)
 	if (!c->doh_path)
 		return -ENOMEM;
 	c->verbosity = 2;
+	c->policy_memory_max = 16 * 1024 * 1024;
+	c->policy_instructions_max = 1000000;
+	c->policy_timeout_ms = 10;
 	return 0;
 }
 
@@ -1021,6 +1123,14 @@ void config_free(struct config *c)
 	free(c->tls_key_path);
 	free(c->doh_path);
 	c->tls_cert_path = c->tls_key_path = c->doh_path = NULL;
+	free(c->policy_path);
+	c->policy_path = NULL;
+	for (int i = 0; i < c->n_tenants; i++) {
+		free(c->tenants[i].path);
+		prefixset_free(c->tenants[i].clients);
+		free(c->tenants[i].script);
+	}
+	c->n_tenants = 0;
 	c->config_path = NULL;
 	c->root_hints_path = NULL;
 	c->trust_anchor_path = NULL;

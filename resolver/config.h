@@ -18,6 +18,16 @@
 #define CONFIG_HINTS_MAX 64
 
 struct sockaddr_storage;
+struct prefixset;
+
+#define CONFIG_TENANTS_MAX 64
+
+/** A policy tenant: which clients get which script (resolver/policy.c). */
+struct tenant {
+	char *path;                /* by DoH path ("/dns-query/family"), or NULL */
+	struct prefixset *clients; /* or by client prefix */
+	char *script;
+};
 
 /* What a listen address serves, from its scheme: "ADDR:PORT" (UDP and TCP),
  * "tls://" (DoT), "https://" (DoH over TLS), "http://" (cleartext DoH). */
@@ -81,6 +91,14 @@ struct config {
 	uint32_t http_streams_max; /* --http-streams-max per connection; default 100 */
 	int verbosity;          /* --verbosity 0..3 (error..debug); default 2 (info) */
 	bool check_only;        /* --check-config */
+	/* policy scripts (resolver/policy.c, tern-policy(7)) */
+	char *policy_path;      /* --policy FILE: the script for every client */
+	size_t policy_memory_max; /* --policy-memory-max SIZE per isolate; default 16M */
+	uint64_t policy_instructions_max; /* --policy-instructions-max N per call; default 1000000 */
+	uint32_t policy_timeout_ms; /* --policy-timeout MS per call; default 10 */
+	bool policy_fail_closed; /* --policy-failure open|closed; default open */
+	struct tenant tenants[CONFIG_TENANTS_MAX];
+	int n_tenants;          /* --tenant "PREFIX[,PREFIX...] FILE" or "/PATH FILE", repeatable */
 };
 
 /** What config_load() asks the caller to do. */

@@ -156,6 +156,9 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		return 0; /* trailing bytes: FORMERR comes from the full path */
 	if (!config_acl_allows(cfg, peer))
 		return 0;
+	/* a policy sees every query (resolver/policy.h): the full path runs it */
+	if (cfg->policy_path || cfg->n_tenants)
+		return 0;
 	struct fp_ctx c = {
 		.q = q, .q_end = q_end, .has_opt = has_opt, .flags_in = flags, .out = out,
 		.cap = reply_max < cap ? reply_max : cap, .edns_size = cfg->edns_udp_size,

@@ -514,6 +514,12 @@ enum isolate_status isolate_load_file(struct isolate *iso, const char *path, cha
 	}
 	snprintf(chunkname, n, "@%s", path); /* "@": Lua's messages then say "path:line:" */
 	enum isolate_status st = isolate_load(iso, buf, len, chunkname, err, err_cap);
+	if (st != ISOLATE_OK && err_cap && strncmp(err, path, strlen(path)) != 0) {
+		/* messages without a line (a binary chunk, a limit) still name the file */
+		char why[256];
+		snprintf(why, sizeof(why), "%s", err);
+		snprintf(err, err_cap, "%s: %s", path, why);
+	}
 	free(chunkname);
 	free(buf);
 	return st;

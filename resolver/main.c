@@ -11,6 +11,7 @@
 #include "base/log.h"
 #include "cache/cache.h"
 #include "resolver/config.h"
+#include "resolver/policy.h"
 #include "resolver/encrypted.h"
 #include "resolver/worker.h"
 
@@ -81,6 +82,8 @@ int main(int argc, char **argv)
 		 * reload arrives with the control tool) */
 		if (sig == SIGHUP)
 			enc_reload(workers, n_started);
+		if (sig == SIGHUP)
+			policy_reload(workers, n_started); /* policy scripts, into new isolates */
 	}
 	log_info("stopping");
 stop:

@@ -1,7 +1,7 @@
 /* resolver/pipeline: the request path, in order. Start reading here.
  *
- *   request    (one client message):  admit -> lookup --hit--> answer
- *                                                      \-miss: resolve (wait) -> answer
+ *   request    (one client message):  admit -> policy -> lookup --hit--> filter -> answer
+ *                                                                \-miss: resolve (wait) -> filter -> answer
  *   resolution (name, type):          iterate -> validate -> finish (wake every waiter)
  *
  * Parsing happens in request_start() before the first stage; the transport
@@ -16,6 +16,7 @@
 #include "resolver/answer.h"
 #include "resolver/iterate.h"
 #include "resolver/lookup.h"
+#include "resolver/policy.h"
 #include "resolver/request.h"
 #include "resolver/resolution.h"
 #include "resolver/server.h"
@@ -28,12 +29,15 @@ struct request_stage {
 
 static const struct request_stage request_stages[] = {
 	{ "admit", admit_run },     /* admit.c: ACL, opcode, class, EDNS version */
+	{ "policy", policy_query_run }, /* policy.c: the script's on_query (optional) */
 	{ "lookup", lookup_run },   /* lookup.c: answer from cache/ when fresh */
 	{ "resolve", resolve_run }, /* lookup.c: wait on a (coalesced) resolution */
+	{ "filter", policy_answer_run }, /* policy.c: the script's on_answer (optional) */
 	{ "answer", answer_run },   /* answer.c: assemble, EDNS, truncate */
 };
 #define N_REQUEST_STAGES (int)(sizeof(request_stages) / sizeof(request_stages[0]))
 #define ANSWER_STAGE (N_REQUEST_STAGES - 1)
+#define DECIDED_STAGE (N_REQUEST_STAGES - 2) /* where STEP_ANSWER and STEP_FAIL go */
 
 struct resolution_stage {
 	const char *name;
@@ -60,7 +64,7 @@ void pipeline_request_run(struct request *req)
 				req->stage = N_REQUEST_STAGES; /* no reply could be built: drop */
 				req->reply_len = 0;
 			} else {
-				req->stage = ANSWER_STAGE;
+				req->stage = req->stage < DECIDED_STAGE ? DECIDED_STAGE : ANSWER_STAGE;
 			}
 			break;
 		case STEP_WAIT:

@@ -6,6 +6,7 @@
 
 #include "base/log.h"
 #include "resolver/config.h"
+#include "resolver/policy.h"
 #include "resolver/request.h"
 #include "resolver/resolution.h"
 #include "resolver/server.h"
@@ -23,6 +24,7 @@ static void on_stop(uv_async_t *a)
 					  "resolver shutting down");
 	worker_drain(w);
 	server_close(w);
+	policy_worker_stop(w);
 	uv_close((uv_handle_t *)&w->stop_async, NULL);
 }
 
@@ -40,6 +42,9 @@ int worker_init(struct worker *w, int index, const struct config *cfg, struct ca
 		return -ENOMEM;
 	uv_async_init(&w->loop, &w->stop_async, on_stop);
 	w->stop_async.data = w;
+	rc = policy_worker_init(w);
+	if (rc < 0)
+		return rc;
 	return server_listen(w);
 }
 
@@ -77,6 +82,7 @@ void worker_free(struct worker *w)
 	uv_run(&w->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&w->loop);
 	servers_free(w->servers);
+	policy_worker_free(w);
 	free(w->udp);
 	free(w->tcp);
 }

@@ -11,6 +11,7 @@
 
 struct cache;
 struct config;
+struct policy;
 struct encrypted;
 struct request;
 struct resolution;
@@ -50,6 +51,8 @@ struct worker {
 	struct resolution *ready_resolutions;
 	bool draining;
 	bool stopping;
+
+	struct policy *policy;    /* the policy isolates (resolver/policy.c); NULL: none */
 
 	uint64_t next_request_no; /* for log lines: requests are numbered, never named */
 	struct worker_stats stats;

@@ -1,0 +1,1266 @@
+/* resolver/policy: the stages and the API scripts see; see policy.h and
+ * man/tern-policy.7. The query is shown to a script as one userdata per
+ * isolate, made once and pointed at the request for the length of a call:
+ * reading q.name costs a string, not a table. Actions are small integers
+ * (tern.pass() returns one), so the common cases allocate nothing. Name and
+ * prefix sets are C objects (resolver/nameset.c, prefixset.c) loaded while the
+ * script's top level runs, outside the per-query budget. */
+#include "resolver/policy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "base/log.h"
+#include "resolver/config.h"
+#include "resolver/nameset.h"
+#include "resolver/prefixset.h"
+#include "resolver/request.h"
+#include "resolver/rrset.h"
+#include "resolver/worker.h"
+
+#define EDE_BLOCKED 15    /* RFC 8914 4.16 */
+#define EDE_PROHIBITED_ 18 /* RFC 8914 4.19 */
+#define LOCAL_TTL_S 60    /* local answers, unless the script says otherwise */
+#define LOCAL_RECORDS_MAX 32
+#define TAGS_MAX 8
+#define TAG_LEN_MAX 32
+#define ERR_MAX 256
+
+#ifdef TERN_ISOLATE
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "resolver/isolate.h"
+
+enum action { ACT_PASS = 1, ACT_REFUSE, ACT_NXDOMAIN, ACT_NODATA, ACT_ANSWER, ACT_SERVFAIL, ACT_KEEP };
+
+/* One script loaded in one isolate. */
+struct script {
+	struct isolate *iso;
+	int on_query, on_answer; /* registry refs; LUA_NOREF when not defined */
+	int q_ref;               /* the query userdata */
+	bool loading;            /* its top level runs: tern.nameset may read files */
+};
+
+/* A worker's policy: the default script and one per tenant (index 0..n-1
+ * matches cfg->tenants). Replaced whole on reload. */
+struct policy_set {
+	struct script *dflt;
+	struct script **tenants;
+	int n_tenants;
+};
+
+/* What on_query decided that on_answer needs: lives in the request's arena,
+ * found through the worker's table (struct request has no room for it). */
+struct req_state {
+	struct request *req;
+	struct req_state *next;
+	int tenant; /* -1: the default script */
+	bool decided; /* on_query did not pass it on */
+	int n_tags;
+	char tags[TAGS_MAX][TAG_LEN_MAX + 1];
+};
+
+#define REQ_BUCKETS 256
+
+struct policy {
+	struct policy_set *set;
+	uv_async_t reload_async;
+	bool async_open;
+	struct policy_stats stats;
+	struct req_state *inflight[REQ_BUCKETS];
+};
+
+/* The query as a script sees it, for the length of one call. */
+struct qview {
+	const struct request *req; /* NULL outside a call: a kept q reads nil */
+	const struct req_state *st;
+};
+
+static const char QVIEW_MT[] = "tern.query";
+static const char NAMESET_MT[] = "tern.nameset";
+static const char PREFIXSET_MT[] = "tern.prefixset";
+
+/* ---- presentation helpers ---- */
+
+static const struct {
+	uint16_t code;
+	const char *name;
+} types[] = {
+	{ 1, "A" },      { 2, "NS" },     { 5, "CNAME" },  { 6, "SOA" },   { 12, "PTR" },
+	{ 15, "MX" },    { 16, "TXT" },   { 28, "AAAA" },  { 33, "SRV" },  { 35, "NAPTR" },
+	{ 43, "DS" },    { 46, "RRSIG" }, { 47, "NSEC" },  { 48, "DNSKEY" }, { 50, "NSEC3" },
+	{ 52, "TLSA" },  { 64, "SVCB" },  { 65, "HTTPS" }, { 99, "SPF" },  { 255, "ANY" },
+	{ 257, "CAA" },
+};
+
+static const char *type_name(uint16_t t, char buf[16])
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (types[i].code == t)
+			return types[i].name;
+	snprintf(buf, 16, "TYPE%u", t);
+	return buf;
+}
+
+static int type_code(const char *s)
+{
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (strcasecmp(types[i].name, s) == 0)
+			return types[i].code;
+	return -1;
+}
+
+static const char *rcode_name(uint8_t rc)
+{
+	static const char *const names[] = { "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN",
+					     "NOTIMP",  "REFUSED" };
+	return rc < sizeof(names) / sizeof(names[0]) ? names[rc] : "OTHER";
+}
+
+/* Lowercase presentation form without the final dot ("." for the root). */
+static size_t name_text(const uint8_t *name, char *out, size_t cap)
+{
+	size_t o = 0;
+	if (*name == 0) {
+		out[0] = '.';
+		out[1] = '\0';
+		return 1;
+	}
+	while (*name) {
+		uint8_t l = *name++;
+		if (o && o + 1 < cap)
+			out[o++] = '.';
+		for (uint8_t i = 0; i < l; i++) {
+			uint8_t c = name[i];
+			if (o + 5 >= cap)
+				break;
+			if (c >= 'A' && c <= 'Z')
+				out[o++] = (char)(c + 32);
+			else if (c <= ' ' || c >= 0x7f)
+				o += (size_t)snprintf(out + o, cap - o, "\\%03u", c);
+			else if (c == '.' || c == '\\')
+				out[o++] = '\\', out[o++] = (char)c;
+			else
+				out[o++] = (char)c;
+		}
+		name += l;
+	}
+	out[o] = '\0';
+	return o;
+}
+
+static const char *transport_name(const struct request *req)
+{
+	if (req->tx && req->tx->name)
+		return req->tx->name;
+	return req->is_tcp ? "tcp" : "udp";
+}
+
+static void push_addr(lua_State *L, const struct sockaddr *sa)
+{
+	char buf[INET6_ADDRSTRLEN];
+	const void *a = NULL;
+	int fam = sa->sa_family;
+	if (fam == AF_INET) {
+		a = &((const struct sockaddr_in *)sa)->sin_addr;
+	} else if (fam == AF_INET6) {
+		const uint8_t *b = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (memcmp(b, mapped, 12) == 0) {
+			fam = AF_INET;
+			a = b + 12;
+		} else {
+			a = b;
+		}
+	}
+	if (a && inet_ntop(fam, a, buf, sizeof(buf)))
+		lua_pushstring(L, buf);
+	else
+		lua_pushnil(L);
+}
+
+/* ---- the q userdata ---- */
+
+static int q_index(lua_State *L)
+{
+	struct qview *v = luaL_checkudata(L, 1, QVIEW_MT);
+	const char *k = luaL_checkstring(L, 2);
+	const struct request *req = v->req;
+	if (!req) {
+		lua_pushnil(L); /* a q kept past its call */
+		return 1;
+	}
+	const struct msg *q = &req->q;
+	char buf[1024];
+	if (strcmp(k, "name") == 0) {
+		size_t n = name_text(q->qname, buf, sizeof(buf));
+		lua_pushlstring(L, buf, n);
+	} else if (strcmp(k, "type") == 0) {
+		lua_pushstring(L, type_name(q->qtype, buf));
+	} else if (strcmp(k, "qtype") == 0) {
+		lua_pushinteger(L, q->qtype);
+	} else if (strcmp(k, "class") == 0) {
+		lua_pushstring(L, q->qclass == CLASS_IN ? "IN" : "OTHER");
+	} else if (strcmp(k, "client") == 0) {
+		push_addr(L, (const struct sockaddr *)&req->peer);
+	} else if (strcmp(k, "transport") == 0) {
+		lua_pushstring(L, transport_name(req));
+	} else if (strcmp(k, "path") == 0) {
+		/* the DoH request path: not exposed by the DoH transport yet */
+		lua_pushnil(L);
+	} else if (strcmp(k, "labels") == 0) {
+		lua_createtable(L, 4, 0);
+		const uint8_t *p = q->qname;
+		int i = 0;
+		char lb[64 * 4 + 1];
+		while (*p) {
+			uint8_t one[64 + 1];
+			one[0] = *p;
+			memcpy(one + 1, p + 1, *p);
+			one[*p + 1] = 0;
+			size_t n = name_text(one, lb, sizeof(lb));
+			lua_pushlstring(L, lb, n);
+			lua_rawseti(L, -2, ++i);
+			p += *p + 1;
+		}
+	} else if (strcmp(k, "edns") == 0) {
+		lua_pushboolean(L, q->has_opt);
+	} else if (strcmp(k, "dnssec_ok") == 0) {
+		lua_pushboolean(L, q->has_opt && (q->edns_flags & EDNS_FLAG_DO));
+	} else if (strcmp(k, "edns_size") == 0) {
+		if (q->has_opt)
+			lua_pushinteger(L, q->edns_udp_size);
+		else
+			lua_pushnil(L);
+	} else if (strcmp(k, "rd") == 0) {
+		lua_pushboolean(L, q->hdr.flags & FLAG_RD);
+	} else if (strcmp(k, "cd") == 0) {
+		lua_pushboolean(L, q->hdr.flags & FLAG_CD);
+	} else if (strcmp(k, "tags") == 0) {
+		lua_createtable(L, 0, v->st ? v->st->n_tags : 0);
+		for (int i = 0; v->st && i < v->st->n_tags; i++) {
+			lua_pushboolean(L, 1);
+			lua_setfield(L, -2, v->st->tags[i]);
+		}
+	} else {
+		lua_pushnil(L);
+	}
+	return 1;
+}
+
+/* ---- tern.* ---- */
+
+static int act(lua_State *L, enum action a)
+{
+	lua_pushinteger(L, a);
+	lua_insert(L, 1);
+	return lua_gettop(L); /* the action, then whatever the script passed */
+}
+
+static int t_pass(lua_State *L)
+{
+	return act(L, ACT_PASS);
+}
+static int t_refuse(lua_State *L)
+{
+	lua_settop(L, 0);
+	return act(L, ACT_REFUSE);
+}
+static int t_nxdomain(lua_State *L)
+{
+	lua_settop(L, 0);
+	return act(L, ACT_NXDOMAIN);
+}
+static int t_nodata(lua_State *L)
+{
+	lua_settop(L, 0);
+	return act(L, ACT_NODATA);
+}
+static int t_servfail(lua_State *L)
+{
+	lua_settop(L, 0);
+	return act(L, ACT_SERVFAIL);
+}
+static int t_answer(lua_State *L)
+{
+	luaL_checkany(L, 1);
+	return act(L, ACT_ANSWER);
+}
+static int t_keep(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	return act(L, ACT_KEEP);
+}
+
+/* tern.nameset(path): load time only (a file read, not a per-query cost) */
+static int t_nameset(lua_State *L)
+{
+	const char *path = luaL_checkstring(L, 1);
+	lua_getfield(L, LUA_REGISTRYINDEX, "tern.script");
+	const struct script *s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	if (!s || !s->loading)
+		return luaL_error(L, "tern.nameset: only at load time (the top level of the script)");
+	struct nameset **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
+	*ud = NULL;
+	luaL_setmetatable(L, NAMESET_MT);
+	char err[ERR_MAX];
+	*ud = nameset_open(path, err, sizeof(err));
+	if (!*ud)
+		return luaL_error(L, "tern.nameset: %s", err);
+	return 1;
+}
+
+/* tern.names{...}: a set from a list of names, at load time */
+static int t_names(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct nameset **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
+	*ud = nameset_new();
+	luaL_setmetatable(L, NAMESET_MT);
+	if (!*ud)
+		return luaL_error(L, "tern.names: out of memory");
+	lua_Integer n = luaL_len(L, 1);
+	isolate_charge(L, (uint64_t)(n > 0 ? n : 0) * 16);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_geti(L, 1, i);
+		size_t len;
+		const char *s = luaL_checklstring(L, -1, &len);
+		if (nameset_add(*ud, s, len) < 0)
+			return luaL_error(L, "tern.names: '%s' is not a domain name", s);
+		lua_pop(L, 1);
+	}
+	return 1;
+}
+
+static int nameset_gc(lua_State *L)
+{
+	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	nameset_close(*ud);
+	*ud = NULL;
+	return 0;
+}
+
+static int nameset_covers_l(lua_State *L)
+{
+	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	size_t len;
+	const char *s = luaL_checklstring(L, 2, &len);
+	lua_pushboolean(L, *ud && nameset_covers(*ud, s, len));
+	return 1;
+}
+
+static int nameset_has_l(lua_State *L)
+{
+	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	size_t len;
+	const char *s = luaL_checklstring(L, 2, &len);
+	lua_pushboolean(L, *ud && nameset_has(*ud, s, len));
+	return 1;
+}
+
+static int nameset_len_l(lua_State *L)
+{
+	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	lua_pushinteger(L, *ud ? (lua_Integer)nameset_count(*ud) : 0);
+	return 1;
+}
+
+/* tern.prefixset{"10.0.0.0/8", ...} */
+static int t_prefixset(lua_State *L)
+{
+	luaL_checktype(L, 1, LUA_TTABLE);
+	struct prefixset **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
+	*ud = prefixset_new();
+	luaL_setmetatable(L, PREFIXSET_MT);
+	if (!*ud)
+		return luaL_error(L, "tern.prefixset: out of memory");
+	lua_Integer n = luaL_len(L, 1);
+	isolate_charge(L, (uint64_t)(n > 0 ? n : 0) * 16);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_geti(L, 1, i);
+		const char *s = luaL_checkstring(L, -1);
+		if (prefixset_add(*ud, s) < 0)
+			return luaL_error(L, "tern.prefixset: '%s' is not ADDR or ADDR/BITS", s);
+		lua_pop(L, 1);
+	}
+	return 1;
+}
+
+static int prefixset_gc(lua_State *L)
+{
+	struct prefixset **ud = luaL_checkudata(L, 1, PREFIXSET_MT);
+	prefixset_free(*ud);
+	*ud = NULL;
+	return 0;
+}
+
+static int prefixset_covers_l(lua_State *L)
+{
+	struct prefixset **ud = luaL_checkudata(L, 1, PREFIXSET_MT);
+	const char *s = luaL_checkstring(L, 2);
+	lua_pushboolean(L, *ud && prefixset_covers_text(*ud, s));
+	return 1;
+}
+
+/* tern.is_private(addr): addresses that must not appear in public answers
+ * (DNS rebinding): RFC 1918, loopback, link-local, CGNAT, ULA, unspecified */
+static int t_is_private(lua_State *L)
+{
+	const char *s = luaL_checkstring(L, 1);
+	uint8_t a[16];
+	bool priv = false;
+	if (inet_pton(AF_INET, s, a) == 1) {
+		priv = a[0] == 10 || a[0] == 127 || a[0] == 0 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+		       (a[0] == 192 && a[1] == 168) || (a[0] == 169 && a[1] == 254) ||
+		       (a[0] == 100 && (a[1] & 0xc0) == 64);
+	} else if (inet_pton(AF_INET6, s, a) == 1) {
+		static const uint8_t zero[15] = { 0 };
+		static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+		if (memcmp(a, mapped, 12) == 0) {
+			uint8_t *b = a + 12;
+			priv = b[0] == 10 || b[0] == 127 || b[0] == 0 ||
+			       (b[0] == 172 && (b[1] & 0xf0) == 16) || (b[0] == 192 && b[1] == 168) ||
+			       (b[0] == 169 && b[1] == 254);
+		} else {
+			priv = (memcmp(a, zero, 15) == 0 && a[15] <= 1) || (a[0] & 0xfe) == 0xfc ||
+			       (a[0] == 0xfe && (a[1] & 0xc0) == 0x80);
+		}
+	} else {
+		return luaL_error(L, "tern.is_private: '%s' is not an address", s);
+	}
+	lua_pushboolean(L, priv);
+	return 1;
+}
+
+/* tern.covers(name, suffix): name is suffix or below it */
+static int t_is_under(lua_State *L)
+{
+	size_t ln, ls;
+	const char *n = luaL_checklstring(L, 1, &ln);
+	const char *s = luaL_checklstring(L, 2, &ls);
+	while (ls && s[ls - 1] == '.')
+		ls--;
+	while (ln && n[ln - 1] == '.')
+		ln--;
+	bool yes = ls == 0 || (ln >= ls && strncasecmp(n + ln - ls, s, ls) == 0 &&
+			       (ln == ls || n[ln - ls - 1] == '.'));
+	lua_pushboolean(L, yes);
+	return 1;
+}
+
+static int open_tern(lua_State *L)
+{
+	static const luaL_Reg fns[] = {
+		{ "pass", t_pass },         { "refuse", t_refuse },       { "nxdomain", t_nxdomain },
+		{ "nodata", t_nodata },     { "servfail", t_servfail },   { "answer", t_answer },
+		{ "keep", t_keep },         { "nameset", t_nameset },     { "names", t_names },
+		{ "prefixset", t_prefixset }, { "is_private", t_is_private }, { "is_under", t_is_under },
+		{ NULL, NULL },
+	};
+	luaL_newlib(L, fns);
+	lua_setglobal(L, "tern");
+
+	luaL_newmetatable(L, QVIEW_MT);
+	lua_pushcfunction(L, q_index);
+	lua_setfield(L, -2, "__index");
+	lua_pushliteral(L, "query");
+	lua_setfield(L, -2, "__metatable"); /* getmetatable(q) cannot reach the C functions */
+	lua_pop(L, 1);
+
+	static const luaL_Reg ns[] = {
+		{ "covers", nameset_covers_l }, { "has", nameset_has_l }, { NULL, NULL } };
+	luaL_newmetatable(L, NAMESET_MT);
+	luaL_newlib(L, ns);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, nameset_gc);
+	lua_setfield(L, -2, "__gc"); /* a host finalizer: C, bounded, no script code */
+	lua_pushcfunction(L, nameset_len_l);
+	lua_setfield(L, -2, "__len");
+	lua_pushliteral(L, "nameset");
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 1);
+
+	static const luaL_Reg ps[] = { { "covers", prefixset_covers_l }, { NULL, NULL } };
+	luaL_newmetatable(L, PREFIXSET_MT);
+	luaL_newlib(L, ps);
+	lua_setfield(L, -2, "__index");
+	lua_pushcfunction(L, prefixset_gc);
+	lua_setfield(L, -2, "__gc");
+	lua_pushliteral(L, "prefixset");
+	lua_setfield(L, -2, "__metatable");
+	lua_pop(L, 1);
+
+	struct qview *v = lua_newuserdatauv(L, sizeof(*v), 0);
+	v->req = NULL;
+	v->st = NULL;
+	luaL_setmetatable(L, QVIEW_MT);
+	return 1;
+}
+
+/* ---- scripts ---- */
+
+static void script_free(struct script *s)
+{
+	if (!s)
+		return;
+	isolate_free(s->iso);
+	free(s);
+}
+
+static struct isolate_limits limits_of(const struct config *cfg)
+{
+	return (struct isolate_limits){
+		.mem_max = cfg->policy_memory_max,
+		.instr_max = cfg->policy_instructions_max,
+		.timeout_us = cfg->policy_timeout_ms * 1000u,
+	};
+}
+
+/* A registry reference to global @name; LUA_NOREF when absent, LUA_NOREF - 1
+ * when it is not a function. */
+static int ref_function(lua_State *L, const char *name)
+{
+	int t = lua_getglobal(L, name);
+	if (t == LUA_TFUNCTION)
+		return luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_pop(L, 1);
+	return t == LUA_TNIL ? LUA_NOREF : LUA_NOREF - 1;
+}
+
+/* Run protected: taking references may allocate */
+static int take_refs(lua_State *L)
+{
+	struct script *s = lua_touserdata(L, 1);
+	s->on_query = ref_function(L, "on_query");
+	s->on_answer = ref_function(L, "on_answer");
+	return 0;
+}
+
+static struct script *script_load(const struct config *cfg, const char *path, char *err, size_t cap)
+{
+	struct isolate_limits lim = limits_of(cfg);
+	struct script *s = calloc(1, sizeof(*s));
+	if (!s || !(s->iso = isolate_new(&lim))) {
+		snprintf(err, cap, "%s: out of memory", path);
+		free(s);
+		return NULL;
+	}
+	lua_State *L = isolate_state(s->iso);
+	lua_pushcfunction(L, open_tern);
+	if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+		snprintf(err, cap, "%s: out of memory", path);
+		goto fail;
+	}
+	s->q_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* a fresh state: far below its cap */
+	s->loading = true;
+	lua_pushlightuserdata(L, s);
+	lua_setfield(L, LUA_REGISTRYINDEX, "tern.script");
+	enum isolate_status st = isolate_load_file(s->iso, path, err, cap);
+	s->loading = false;
+	if (st != ISOLATE_OK)
+		goto fail; /* @err names the file (and the line, for an error) */
+	err[0] = '\0';
+	lua_pushcfunction(L, take_refs);
+	lua_pushlightuserdata(L, s);
+	if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+		lua_pop(L, 1);
+		snprintf(err, cap, "%s: out of memory", path);
+		goto fail;
+	}
+	if (s->on_query == LUA_NOREF - 1 || s->on_answer == LUA_NOREF - 1) {
+		snprintf(err, cap, "%s: on_query and on_answer must be functions", path);
+		goto fail;
+	}
+	if (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF) {
+		snprintf(err, cap, "%s: defines neither on_query nor on_answer", path);
+		goto fail;
+	}
+	return s;
+fail:
+	script_free(s);
+	return NULL;
+}
+
+static void set_free(struct policy_set *set)
+{
+	if (!set)
+		return;
+	script_free(set->dflt);
+	for (int i = 0; i < set->n_tenants; i++)
+		script_free(set->tenants[i]);
+	free(set->tenants);
+	free(set);
+}
+
+static struct policy_set *set_load(const struct config *cfg, char *err, size_t cap)
+{
+	struct policy_set *set = calloc(1, sizeof(*set));
+	if (!set)
+		goto oom;
+	if (cfg->policy_path && !(set->dflt = script_load(cfg, cfg->policy_path, err, cap)))
+		goto fail;
+	if (cfg->n_tenants) {
+		set->tenants = calloc((size_t)cfg->n_tenants, sizeof(*set->tenants));
+		if (!set->tenants)
+			goto oom;
+	}
+	for (int i = 0; i < cfg->n_tenants; i++) {
+		set->tenants[i] = script_load(cfg, cfg->tenants[i].script, err, cap);
+		set->n_tenants = i + 1;
+		if (!set->tenants[i])
+			goto fail;
+	}
+	return set;
+oom:
+	snprintf(err, cap, "policy: out of memory");
+fail:
+	set_free(set);
+	return NULL;
+}
+
+/* ---- per worker ---- */
+
+static void on_reload(uv_async_t *a)
+{
+	struct worker *w = a->data;
+	char err[ERR_MAX];
+	struct policy_set *set = set_load(w->cfg, err, sizeof(err));
+	if (!set) {
+		log_err("policy reload failed, the old scripts stay: %s", err);
+		return;
+	}
+	/* between two queries of this worker: nothing runs in the old isolates */
+	set_free(w->policy->set);
+	w->policy->set = set;
+	if (w->index == 0)
+		log_info("policy reloaded");
+}
+
+int policy_worker_init(struct worker *w)
+{
+	if (!policy_configured(w->cfg))
+		return 0;
+	struct policy *p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	char err[ERR_MAX];
+	p->set = set_load(w->cfg, err, sizeof(err));
+	if (!p->set) {
+		log_err("%s", err);
+		free(p);
+		return TERN_ECONFIG;
+	}
+	uv_async_init(&w->loop, &p->reload_async, on_reload);
+	p->reload_async.data = w;
+	p->async_open = true;
+	w->policy = p;
+	return 0;
+}
+
+void policy_worker_stop(struct worker *w)
+{
+	if (w->policy) {
+		const struct policy_stats *s = &w->policy->stats;
+		log_info("worker %d policy: %llu calls, %llu passed, %llu blocked, %llu answered, "
+			 "%llu errors, %llu over budget, %llu over time, %llu over memory",
+			 w->index, (unsigned long long)s->calls, (unsigned long long)s->passed,
+			 (unsigned long long)s->blocked, (unsigned long long)s->answered,
+			 (unsigned long long)s->errors, (unsigned long long)s->over_budget,
+			 (unsigned long long)s->over_time, (unsigned long long)s->over_memory);
+	}
+	if (w->policy && w->policy->async_open) {
+		uv_close((uv_handle_t *)&w->policy->reload_async, NULL);
+		w->policy->async_open = false;
+	}
+}
+
+void policy_worker_free(struct worker *w)
+{
+	if (!w->policy)
+		return;
+	set_free(w->policy->set);
+	free(w->policy);
+	w->policy = NULL;
+}
+
+void policy_reload(struct worker *workers, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (workers[i].policy && workers[i].policy->async_open)
+			uv_async_send(&workers[i].policy->reload_async);
+}
+
+struct policy_stats policy_stats_of(const struct worker *w)
+{
+	struct policy_stats zero = { 0 };
+	return w->policy ? w->policy->stats : zero;
+}
+
+int policy_check(const struct config *cfg, char *why, size_t why_cap)
+{
+	if (!policy_configured(cfg))
+		return 0;
+	struct policy_set *set = set_load(cfg, why, why_cap);
+	if (!set)
+		return TERN_ECONFIG;
+	set_free(set);
+	return 0;
+}
+
+/* ---- the stages ---- */
+
+static size_t bucket_of(const struct request *req)
+{
+	return ((uintptr_t)req >> 4) % REQ_BUCKETS;
+}
+
+struct unlink_arg {
+	struct policy *p;
+	struct req_state *st;
+};
+
+static void req_state_unlink(void *arg)
+{
+	struct unlink_arg *u = arg;
+	for (struct req_state **pp = &u->p->inflight[bucket_of(u->st->req)]; *pp; pp = &(*pp)->next)
+		if (*pp == u->st) {
+			*pp = u->st->next;
+			return;
+		}
+}
+
+static struct req_state *req_state_find(struct policy *p, const struct request *req)
+{
+	for (struct req_state *s = p->inflight[bucket_of(req)]; s; s = s->next)
+		if (s->req == req)
+			return s;
+	return NULL;
+}
+
+static int tenant_of(const struct worker *w, const struct request *req)
+{
+	const struct config *cfg = w->cfg;
+	int best = -1, best_bits = -1;
+	for (int i = 0; i < cfg->n_tenants; i++) {
+		const struct tenant *t = &cfg->tenants[i];
+		if (t->path)
+			continue; /* by DoH path: the transport does not give it yet */
+		int bits = prefixset_match(t->clients, (const struct sockaddr *)&req->peer);
+		if (bits > best_bits) {
+			best = i;
+			best_bits = bits;
+		}
+	}
+	return best;
+}
+
+static struct script *script_for(struct policy *p, int tenant)
+{
+	return tenant >= 0 ? p->set->tenants[tenant] : p->set->dflt;
+}
+
+static struct result *new_result(struct request *req, uint8_t rcode, uint16_t ede)
+{
+	struct result *r = arena_zalloc(req->arena, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->rcode = rcode;
+	r->ede = ede;
+	return r;
+}
+
+static enum step failed(struct request *req, enum isolate_status st, const char *err)
+{
+	struct policy *p = req->w->policy;
+	switch (st) {
+	case ISOLATE_BUDGET:
+		p->stats.over_budget++;
+		break;
+	case ISOLATE_TIMEOUT:
+		p->stats.over_time++;
+		break;
+	case ISOLATE_MEMORY:
+		p->stats.over_memory++;
+		break;
+	default:
+		p->stats.errors++;
+		break;
+	}
+	/* the script's own message may quote the name: debug only, and by number */
+	log_debug("request %llu: policy failed: %s", (unsigned long long)req->no,
+		  isolate_status_text(st));
+	(void)err;
+	if (!req->w->cfg->policy_fail_closed)
+		return STEP_NEXT;
+	struct result *r = new_result(req, RCODE_SERVFAIL, EDE_OTHER);
+	if (r)
+		r->ede_text = "policy failed";
+	req->result = r;
+	return STEP_FAIL;
+}
+
+/* Wire RDATA from "TYPE DATA" text; returns the type or -1. */
+static int parse_record(const char *text, const uint8_t *qname, uint8_t *rd, uint16_t *rdlen)
+{
+	char type[16];
+	const char *sp = strpbrk(text, " \t");
+	size_t tl = sp ? (size_t)(sp - text) : strlen(text);
+	if (!sp || tl >= sizeof(type))
+		return -1;
+	memcpy(type, text, tl);
+	type[tl] = '\0';
+	const char *data = sp;
+	while (*data == ' ' || *data == '\t')
+		data++;
+	int t = type_code(type);
+	(void)qname;
+	switch (t) {
+	case TYPE_A:
+		if (inet_pton(AF_INET, data, rd) != 1)
+			return -1;
+		*rdlen = 4;
+		return t;
+	case TYPE_AAAA:
+		if (inet_pton(AF_INET6, data, rd) != 1)
+			return -1;
+		*rdlen = 16;
+		return t;
+	case TYPE_CNAME:
+	case 12: /* PTR */ {
+		uint8_t name[NAME_MAX_WIRE];
+		if (name_from_text(data, name) < 0)
+			return -1;
+		*rdlen = (uint16_t)name_len(name);
+		memcpy(rd, name, *rdlen);
+		return t;
+	}
+	case 16: { /* TXT: one string of up to 255 bytes */
+		size_t n = strlen(data);
+		if (n > 255)
+			return -1;
+		rd[0] = (uint8_t)n;
+		memcpy(rd + 1, data, n);
+		*rdlen = (uint16_t)(n + 1);
+		return t;
+	}
+	}
+	return -1;
+}
+
+static bool add_local(struct request *req, struct result *r, const char *text, uint32_t ttl,
+		      bool *has_cname)
+{
+	uint8_t rd[NAME_MAX_WIRE + 1];
+	uint16_t rdlen;
+	int t = parse_record(text, req->q.qname, rd, &rdlen);
+	if (t < 0)
+		return false;
+	/* only what answers the question: its type, or a CNAME (alone) */
+	if (t != req->q.qtype && t != TYPE_CNAME && req->q.qtype != 255)
+		return true;
+	if (*has_cname)
+		return true;
+	if (t == TYPE_CNAME && r->answer) {
+		r->answer = NULL; /* RFC 1034 3.6.2: a CNAME has no other data beside it */
+	}
+	struct rrset *s = NULL;
+	for (struct rrset *x = r->answer; x; x = x->next)
+		if (x->type == t)
+			s = x;
+	if (!s) {
+		s = arena_zalloc(req->arena, sizeof(*s));
+		if (!s)
+			return false;
+		s->owner = arena_memdup(req->arena, req->q.qname, name_len(req->q.qname));
+		s->type = (uint16_t)t;
+		s->ttl_s = s->orig_ttl_s = ttl;
+		s->rdata = arena_alloc(req->arena, LOCAL_RECORDS_MAX * (2 + NAME_MAX_WIRE + 1));
+		if (!s->owner || !s->rdata)
+			return false;
+		rrset_append(&r->answer, s);
+	}
+	if (s->n_rdata == LOCAL_RECORDS_MAX)
+		return true;
+	s->rdata[s->rdata_len] = (uint8_t)(rdlen >> 8);
+	s->rdata[s->rdata_len + 1] = (uint8_t)rdlen;
+	memcpy(s->rdata + s->rdata_len + 2, rd, rdlen);
+	s->rdata_len += 2u + rdlen;
+	s->n_rdata++;
+	if (t == TYPE_CNAME)
+		*has_cname = true;
+	return true;
+}
+
+/* tern.answer(records [, ttl]) at stack index @at: a string or a list of them */
+static struct result *local_answer(struct request *req, lua_State *L, int at)
+{
+	struct result *r = new_result(req, RCODE_NOERROR, EDE_NONE);
+	if (!r)
+		return NULL;
+	lua_Integer ttl = lua_isinteger(L, at + 1) ? lua_tointeger(L, at + 1) : LOCAL_TTL_S;
+	if (ttl < 0 || ttl > 86400)
+		ttl = LOCAL_TTL_S;
+	bool has_cname = false;
+	if (lua_type(L, at) == LUA_TSTRING)
+		return add_local(req, r, lua_tostring(L, at), (uint32_t)ttl, &has_cname) ? r : NULL;
+	if (lua_type(L, at) != LUA_TTABLE)
+		return NULL;
+	for (int i = 1; i <= LOCAL_RECORDS_MAX; i++) {
+		/* raw reads: no metamethod runs outside the call */
+		if (lua_rawgeti(L, at, i) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			break;
+		}
+		bool ok = add_local(req, r, lua_tostring(L, -1), (uint32_t)ttl, &has_cname);
+		lua_pop(L, 1);
+		if (!ok)
+			return NULL;
+	}
+	return r;
+}
+
+static void save_tags(struct req_state *st, lua_State *L, int at)
+{
+	if (lua_type(L, at) == LUA_TSTRING) {
+		snprintf(st->tags[0], sizeof(st->tags[0]), "%s", lua_tostring(L, at));
+		st->n_tags = 1;
+		return;
+	}
+	if (lua_type(L, at) != LUA_TTABLE)
+		return;
+	for (int i = 1; i <= TAGS_MAX; i++) {
+		if (lua_rawgeti(L, at, i) != LUA_TSTRING) {
+			lua_pop(L, 1);
+			break;
+		}
+		snprintf(st->tags[st->n_tags++], sizeof(st->tags[0]), "%s", lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+}
+
+/* Apply an action at stack index 1 (values after it) to @req. */
+static enum step apply(struct request *req, struct script *s, lua_State *L, int n,
+		       struct req_state *st, bool in_answer)
+{
+	struct policy *p = req->w->policy;
+	enum action a = n == 0 || lua_isnil(L, 1) ? ACT_PASS : (enum action)lua_tointeger(L, 1);
+	if (n > 0 && !lua_isnil(L, 1) && !lua_isinteger(L, 1))
+		a = 0;
+	struct result *r = NULL;
+	switch (a) {
+	case ACT_PASS:
+		p->stats.passed++;
+		if (st && n >= 2)
+			save_tags(st, L, 2);
+		return STEP_NEXT;
+	case ACT_REFUSE:
+		r = new_result(req, RCODE_REFUSED, EDE_PROHIBITED_);
+		break;
+	case ACT_NXDOMAIN:
+		r = new_result(req, RCODE_NXDOMAIN, EDE_BLOCKED);
+		break;
+	case ACT_NODATA:
+		r = new_result(req, RCODE_NOERROR, EDE_BLOCKED);
+		break;
+	case ACT_SERVFAIL:
+		r = new_result(req, RCODE_SERVFAIL, EDE_BLOCKED);
+		break;
+	case ACT_ANSWER:
+		r = local_answer(req, L, 2);
+		if (!r)
+			return failed(req, ISOLATE_ERROR, "tern.answer: bad records");
+		p->stats.answered++;
+		req->result = r;
+		return STEP_ANSWER;
+	case ACT_KEEP:
+		if (in_answer)
+			return STEP_NEXT; /* handled by the caller */
+		/* fall through */
+	default:
+		return failed(req, ISOLATE_ERROR, "not an action");
+	}
+	(void)s;
+	if (!r)
+		return STEP_FAIL;
+	p->stats.blocked++;
+	req->result = r;
+	return STEP_ANSWER;
+}
+
+enum step policy_query_run(struct request *req)
+{
+	struct policy *p = req->w->policy;
+	if (!p)
+		return STEP_NEXT;
+	int tenant = tenant_of(req->w, req);
+	struct script *s = script_for(p, tenant);
+	if (!s)
+		return STEP_NEXT;
+	struct req_state *st = NULL;
+	if (s->on_answer != LUA_NOREF) {
+		st = arena_zalloc(req->arena, sizeof(*st));
+		struct unlink_arg *u = arena_alloc(req->arena, sizeof(*u));
+		if (!st || !u || arena_defer(req->arena, req_state_unlink, u) < 0)
+			return STEP_FAIL;
+		st->req = req;
+		st->tenant = tenant;
+		u->p = p;
+		u->st = st;
+		size_t b = bucket_of(req);
+		st->next = p->inflight[b];
+		p->inflight[b] = st;
+	}
+	if (s->on_query == LUA_NOREF)
+		return STEP_NEXT;
+	lua_State *L = isolate_state(s->iso);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
+	struct qview *v = lua_touserdata(L, -1);
+	v->req = req;
+	v->st = st;
+	p->stats.calls++;
+	char err[ERR_MAX];
+	enum isolate_status status = isolate_call(s->iso, 1, 3, err, sizeof(err));
+	v->req = NULL;
+	v->st = NULL;
+	if (status != ISOLATE_OK) {
+		enum step step = failed(req, status, err);
+		if (st && step != STEP_NEXT)
+			st->decided = true;
+		return step;
+	}
+	lua_settop(L, 3);
+	enum step step = apply(req, s, L, 3, st, false);
+	lua_settop(L, 0);
+	if (st && step != STEP_NEXT)
+		st->decided = true;
+	return step;
+}
+
+/* ---- on_answer ---- */
+
+static void push_rdata_text(lua_State *L, uint16_t type, const uint8_t *rd, uint16_t len)
+{
+	char buf[1024];
+	if (type == TYPE_A && len == 4 && inet_ntop(AF_INET, rd, buf, sizeof(buf))) {
+		lua_pushstring(L, buf);
+	} else if (type == TYPE_AAAA && len == 16 && inet_ntop(AF_INET6, rd, buf, sizeof(buf))) {
+		lua_pushstring(L, buf);
+	} else if ((type == TYPE_CNAME || type == 12 || type == TYPE_NS) && len > 0 &&
+		   name_len(rd) <= len) {
+		size_t n = name_text(rd, buf, sizeof(buf));
+		lua_pushlstring(L, buf, n);
+	} else {
+		lua_pushlstring(L, (const char *)rd, len); /* other types: the raw RDATA */
+	}
+}
+
+/* a = { rcode = "NOERROR", records = { {name, type, ttl, data, id}... } } */
+static void push_answer(lua_State *L, const struct result *r)
+{
+	lua_createtable(L, 0, 2);
+	lua_pushstring(L, rcode_name(r->rcode));
+	lua_setfield(L, -2, "rcode");
+	lua_createtable(L, 4, 0);
+	int i = 0, set_no = 0;
+	for (const struct rrset *s = r->answer; s; s = s->next, set_no++) {
+		uint32_t off = 0;
+		const uint8_t *rd;
+		uint16_t len;
+		int rr_no = 0;
+		char tb[16];
+		char nb[1024];
+		size_t nl = name_text(s->owner, nb, sizeof(nb));
+		while (rrset_rdata_next(s, &off, &rd, &len)) {
+			lua_createtable(L, 0, 5);
+			lua_pushlstring(L, nb, nl);
+			lua_setfield(L, -2, "name");
+			lua_pushstring(L, type_name(s->type, tb));
+			lua_setfield(L, -2, "type");
+			lua_pushinteger(L, s->ttl_s);
+			lua_setfield(L, -2, "ttl");
+			push_rdata_text(L, s->type, rd, len);
+			lua_setfield(L, -2, "data");
+			lua_pushinteger(L, (lua_Integer)set_no << 16 | rr_no++);
+			lua_setfield(L, -2, "id");
+			lua_rawseti(L, -2, ++i);
+		}
+	}
+	lua_setfield(L, -2, "records");
+}
+
+static int push_answer_l(lua_State *L)
+{
+	push_answer(L, lua_touserdata(L, 1));
+	return 1;
+}
+
+/* tern.keep(list): a new answer with only the records whose id is listed */
+static enum step keep(struct request *req, lua_State *L, int at)
+{
+	const struct result *old = req->result;
+	struct result *r = arena_zalloc(req->arena, sizeof(*r));
+	if (!r)
+		return STEP_FAIL;
+	*r = *old;
+	r->answer = NULL;
+	r->secure = false; /* the answer is no longer what was signed */
+	int set_no = 0;
+	lua_Integer n = (lua_Integer)lua_rawlen(L, at);
+	for (const struct rrset *s = old->answer; s; s = s->next, set_no++) {
+		struct rrset *c = NULL;
+		uint32_t off = 0;
+		const uint8_t *rd;
+		uint16_t len;
+		int rr_no = 0;
+		while (rrset_rdata_next(s, &off, &rd, &len)) {
+			lua_Integer id = (lua_Integer)set_no << 16 | rr_no++;
+			bool kept = false;
+			for (lua_Integer i = 1; i <= n && !kept; i++) {
+				if (lua_rawgeti(L, at, i) == LUA_TTABLE) {
+					lua_pushliteral(L, "id");
+					lua_rawget(L, -2);
+					kept = lua_isinteger(L, -1) && lua_tointeger(L, -1) == id;
+					lua_pop(L, 1);
+				}
+				lua_pop(L, 1);
+			}
+			if (!kept)
+				continue;
+			if (!c) {
+				c = arena_zalloc(req->arena, sizeof(*c));
+				if (!c)
+					return STEP_FAIL;
+				*c = *s;
+				c->next = NULL;
+				c->n_rdata = 0;
+				c->rdata_len = 0;
+				c->n_sigs = 0; /* the signatures no longer cover it */
+				c->sigs = NULL;
+				c->sigs_len = 0;
+				c->rdata = arena_alloc(req->arena, s->rdata_len);
+				if (!c->rdata)
+					return STEP_FAIL;
+				rrset_append(&r->answer, c);
+			}
+			c->rdata[c->rdata_len] = (uint8_t)(len >> 8);
+			c->rdata[c->rdata_len + 1] = (uint8_t)len;
+			memcpy(c->rdata + c->rdata_len + 2, rd, len);
+			c->rdata_len += 2u + len;
+			c->n_rdata++;
+		}
+	}
+	req->result = r;
+	return STEP_NEXT;
+}
+
+enum step policy_answer_run(struct request *req)
+{
+	struct policy *p = req->w->policy;
+	if (!p || !req->result)
+		return STEP_NEXT;
+	struct req_state *st = req_state_find(p, req);
+	if (!st)
+		return STEP_NEXT; /* on_query refused or answered it, or no on_answer */
+	if (st->decided)
+		return STEP_NEXT; /* on_query refused or answered it itself */
+	struct script *s = script_for(p, st->tenant);
+	if (!s || s->on_answer == LUA_NOREF)
+		return STEP_NEXT; /* reloaded since without on_answer */
+	lua_State *L = isolate_state(s->iso);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_answer);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
+	struct qview *v = lua_touserdata(L, -1);
+	/* a host push, protected: at the memory cap it fails this call, not the process */
+	lua_pushcfunction(L, push_answer_l);
+	lua_pushlightuserdata(L, req->result);
+	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
+		lua_settop(L, 0);
+		(void)failed(req, ISOLATE_MEMORY, "no memory for the answer");
+		return STEP_NEXT;
+	}
+	v->req = req;
+	v->st = st;
+	p->stats.calls++;
+	char err[ERR_MAX];
+	enum isolate_status status = isolate_call(s->iso, 2, 3, err, sizeof(err));
+	v->req = NULL;
+	v->st = NULL;
+	if (status != ISOLATE_OK) {
+		/* fail-open keeps the answer as it was, fail-closed made it SERVFAIL */
+		(void)failed(req, status, err);
+		return STEP_NEXT;
+	}
+	lua_settop(L, 3);
+	enum step step;
+	if (lua_isinteger(L, 1) && lua_tointeger(L, 1) == ACT_KEEP && lua_type(L, 2) == LUA_TTABLE)
+		step = keep(req, L, 2);
+	else
+		step = apply(req, s, L, 3, NULL, true);
+	lua_settop(L, 0);
+	/* whatever it decided, the answer stage comes next */
+	return step == STEP_FAIL && !req->result ? STEP_FAIL : STEP_NEXT;
+}
+
+#else /* !TERN_ISOLATE: built without Lua; config refuses --policy */
+
+struct policy {
+	int unused;
+};
+
+int policy_worker_init(struct worker *w)
+{
+	return policy_configured(w->cfg) ? TERN_ECONFIG : 0;
+}
+void policy_worker_stop(struct worker *w)
+{
+	(void)w;
+}
+void policy_worker_free(struct worker *w)
+{
+	(void)w;
+}
+void policy_reload(struct worker *workers, int n)
+{
+	(void)workers;
+	(void)n;
+}
+struct policy_stats policy_stats_of(const struct worker *w)
+{
+	(void)w;
+	struct policy_stats zero = { 0 };
+	return zero;
+}
+enum step policy_query_run(struct request *req)
+{
+	(void)req;
+	return STEP_NEXT;
+}
+enum step policy_answer_run(struct request *req)
+{
+	(void)req;
+	return STEP_NEXT;
+}
+int policy_check(const struct config *cfg, char *why, size_t why_cap)
+{
+	if (!policy_configured(cfg))
+		return 0;
+	snprintf(why, why_cap, "policy scripts need Lua: this ternd was built with --disable-isolate");
+	return TERN_ECONFIG;
+}
+
+#endif
+
+bool policy_configured(const struct config *cfg)
+{
+	return cfg->policy_path || cfg->n_tenants > 0;
+}

@@ -1,0 +1,53 @@
+/* resolver/policy: the optional policy stage. A client's query is shown to
+ * the script of its tenant (chosen by DoH path, then by client prefix, else
+ * the --policy script), which may pass it on, refuse it, say NXDOMAIN or
+ * NODATA, or answer with local records (on_query); a second hook may filter
+ * or replace the final answer (on_answer). Each script runs in an isolate per
+ * worker (resolver/isolate.c); a script that fails, or runs out of its budget,
+ * gets the configured failure mode for that query only: fail-open resolves as
+ * if there were no policy, fail-closed answers SERVFAIL with an extended
+ * error. The API scripts see is documented in man/tern-policy.7. With no
+ * policy configured, both stages return at their first line. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "resolver/pipeline.h"
+
+struct config;
+struct request;
+struct worker;
+
+/** Per-worker statistics of the policy stage. */
+struct policy_stats {
+	uint64_t calls, passed, blocked, answered, errors, over_budget, over_time, over_memory;
+};
+
+/** True when @cfg names any policy script (then the fast path steps aside). */
+bool policy_configured(const struct config *cfg);
+
+/** Load every script of @cfg into isolates of @w (from the worker's thread or
+ * before it starts). Returns 0, or a negative error after logging
+ * "file:line: problem". A worker without policy is valid (returns 0). */
+int policy_worker_init(struct worker *w);
+/** Stop listening for reloads (from the worker's thread, when it stops). */
+void policy_worker_stop(struct worker *w);
+/** Free the worker's isolates (after its thread has ended). */
+void policy_worker_free(struct worker *w);
+/** Ask every worker to load its scripts again (thread-safe; from main()).
+ * Each worker swaps the new isolates in between two queries; a script that
+ * fails to load is reported with its file and line and the old one stays. */
+void policy_reload(struct worker *workers, int n);
+/** The worker's policy statistics (zeros without policy). */
+struct policy_stats policy_stats_of(const struct worker *w);
+
+/** The stage after admit: on_query. */
+enum step policy_query_run(struct request *req);
+/** The stage before answer: on_answer. */
+enum step policy_answer_run(struct request *req);
+
+/** Check the scripts of @cfg load (for --check-config): 0, or a negative
+ * error after writing "file:line: problem" to @why. */
+int policy_check(const struct config *cfg, char *why, size_t why_cap);
