@@ -14,10 +14,12 @@ Usage: simnet start [DIR] | simnet stop [DIR] | simnet status [DIR]
 """
 
 import asyncio
+import base64
 import concurrent.futures
 import hashlib
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -35,7 +37,9 @@ import dns.name
 import dns.query
 import dns.rcode
 import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
+import dns.rrset
 import dns.zone
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,7 +80,18 @@ class Zone:
         self.tamper = None              # (owner, type, old rdata, new rdata) after signing
         self.bad_ds = False             # the parent publishes a DS of a key not in the zone
         self.expired = False            # signatures expired before generation
+        self.future = False             # signatures valid only from 10 days after generation
         self.ds = []                    # DS lines for the parent, set by generate()
+        # More broken and unusual shapes (see "DNSSEC cases" in README.md):
+        self.rsa_bits = (2048, 2048)    # RSA key sizes of the KSK and the ZSK (keygen time)
+        self.nsec3_iterations = 0       # NSEC3 iterations (RFC 9276 says 0; >150 is insecure)
+        self.nsec3_optout = False       # NSEC3 opt-out flag on every NSEC3 (ldns-signzone -p)
+        self.ds_digest = None           # "corrupt": right tag and algorithm, wrong digest;
+        #                                 an int: that (unknown) digest type
+        self.unsigning_ksk = False      # the DS names a published KSK that signs nothing
+        self.private_alg = None         # DNSKEY and RRSIG algorithm rewritten to this after signing
+        self.keytrap = 0                # this many extra DNSKEYs sharing the ZSK's key tag
+        self.edits = []                 # (function name, args): edits of the signed zone, in order
 
     def add(self, owner, rtype, rdata, ttl=3600):
         self.records.append((owner, ttl, rtype, rdata))
@@ -120,6 +135,7 @@ def build_model(prefix):
         group("host%d" % g, ["%s.%d.1" % (p, 9 + g), "%s.%d.2" % (p, 9 + g)],
               "hosting: zoneNNN.test, host%d.net" % g)
     group("signed", ["%s.20.1" % p, "%s.20.2" % p], "signed zones, bogus zones")
+    group("dnssec", ["%s.26.1" % p, "%s.26.2" % p], "DNSSEC cases: algorithms, broken chains, proofs")
     group("deep", ["%s.21.1" % p], "deep.test (QNAME minimisation)")
     group("big", ["%s.22.1" % p], "big.test (TC and TCP fallback)")
     group("misc1", ["%s.23.1" % p], "CNAME chain and loop, TTLs, wildcard")
@@ -186,6 +202,68 @@ def build_model(prefix):
     zones["expired.test."].expired = True
     z = zone("insecure.test.", ns2("insecure.test.", sg), ["signed"])
     z.add("www.insecure.test.", "A", "10.20.1.2")
+
+    # DNSSEC cases (README.md, "DNSSEC cases"): one zone each, data 10.26.N.x.
+    dg = groups["dnssec"]["addrs"]
+
+    def dnssec_zone(n, zname, alg, nsec3=False, **kw):
+        z = zone(zname, ns2(zname, dg), ["dnssec"], signed=alg, nsec3=nsec3)
+        for k, v in kw.items():
+            assert hasattr(z, k), k
+            setattr(z, k, v)
+        z.add(zname, "A", "10.26.%d.1" % n)
+        z.add(zname, "TXT", '"%s"' % zname)
+        z.add(zname, "MX", "10 mail." + zname)
+        z.add("www." + zname, "A", "10.26.%d.2" % n)
+        z.add("www." + zname, "AAAA", "2001:db8:26:%x::2" % n)
+        z.add("mail." + zname, "A", "10.26.%d.3" % n)
+        return z
+
+    # Every algorithm tern validates (8, 13 and 15 are signed.test, rsa.test, ed25519.test).
+    fast_rsa = {"rsa_bits": (1024, 1024)}          # RSA key generation is the slow part
+    dnssec_zone(1, "rsasha512.test.", "RSASHA512", **fast_rsa)
+    dnssec_zone(2, "ecdsap384.test.", "ECDSAP384SHA384", nsec3=True)
+    dnssec_zone(3, "ed448.test.", "ED448")
+    # Algorithms it does not: SHA-1 ones (RFC 9905) and a private one (253, PRIVATEDNS).
+    dnssec_zone(4, "rsasha1.test.", "RSASHA1", **fast_rsa)
+    dnssec_zone(5, "rsasha1-nsec3.test.", "RSASHA1-NSEC3-SHA1", nsec3=True, **fast_rsa)
+    dnssec_zone(6, "private-alg.test.", "ECDSAP256SHA256", private_alg=253)
+    dnssec_zone(7, "ds-digest-unknown.test.", "ECDSAP256SHA256", ds_digest=200)
+    # Broken chains and signatures.
+    dnssec_zone(8, "future.test.", "ECDSAP256SHA256", future=True)
+    dnssec_zone(9, "ds-mismatch.test.", "ECDSAP256SHA256", ds_digest="corrupt")
+    dnssec_zone(10, "nokey.test.", "ECDSAP256SHA256", edits=[("drop", "nokey.test.", "DNSKEY")])
+    dnssec_zone(11, "wrong-key.test.", "ECDSAP256SHA256", unsigning_ksk=True)
+    dnssec_zone(12, "nosig.test.", "ECDSAP256SHA256",
+                edits=[("drop_sigs", "www.nosig.test.", "A")])
+    # Denial proofs with holes: a re-signed NSEC chain that skips nx..., a missing NSEC.
+    dnssec_zone(13, "nsec-gap.test.", "ECDSAP256SHA256",
+                edits=[("nsec_next", "ns2.nsec-gap.test.", "nw.nsec-gap.test.")])
+    dnssec_zone(14, "nsec-missing.test.", "ECDSAP256SHA256",
+                edits=[("drop", "ns2.nsec-missing.test.", "NSEC")])
+    # NSEC3 opt-out over an unsigned delegation, and too many iterations.
+    dnssec_zone(15, "optout.test.", "ECDSAP256SHA256", nsec3=True, nsec3_optout=True,
+                edits=[("nsec3_unlink", "sub.optout.test.")])
+    z = zone("sub.optout.test.", ns2("sub.optout.test.", sg), ["signed"])
+    z.add("www.sub.optout.test.", "A", "10.26.15.9")
+    dnssec_zone(16, "iter500.test.", "ECDSAP256SHA256", nsec3=True, nsec3_iterations=500)
+    # Wildcards: answers and NODATA with their proofs, and without.
+    for n, zname, nsec3, edits in [
+            (17, "wild-nsec.test.", False, []),
+            (18, "wild-nsec3.test.", True, []),
+            (19, "wild-noproof.test.", False, [("drop", "*.wild-noproof.test.", "NSEC")])]:
+        z = dnssec_zone(n, zname, "ECDSAP256SHA256", nsec3=nsec3, edits=edits)
+        z.add("*." + zname, "A", "10.26.%d.9" % n)
+        z.add("*." + zname, "TXT", '"wildcard"')
+        z.add("real." + zname, "A", "10.26.%d.8" % n)
+    # KeyTrap (CVE-2023-50387): 40 more DNSKEYs on the ZSK's key tag (same RSA modulus,
+    # 2040-bit exponents: every check is a real, slow one), and on www and k1..k8 40
+    # RRSIGs with that tag and random signatures. Naively 40 x 41 checks of ~4 ms per RRset.
+    z = dnssec_zone(20, "keytrap.test.", "RSASHA256", keytrap=40, rsa_bits=(1024, 2048),
+                    edits=[("garbage_sigs", o + "keytrap.test.", "A", 40)
+                           for o in ["www."] + ["k%d." % i for i in range(1, 9)]])
+    for i in range(1, 9):
+        z.add("k%d.keytrap.test." % i, "A", "10.26.20.%d" % (10 + i))
 
     # Deep names under one zone cut, with empty non-terminals between.
     z = zone("deep.test.", ns2("deep.test.", groups["deep"]["addrs"]), ["deep"])
@@ -350,10 +428,10 @@ def run(cmd, cwd=None):
     return r.stdout
 
 
-def keygen(keydir, zname, alg, ksk):
+def keygen(keydir, zname, alg, ksk, rsa_bits=2048):
     cmd = ["ldns-keygen", "-a", alg, "-r", "/dev/urandom"]
     if alg.startswith("RSA"):
-        cmd += ["-b", "2048"]
+        cmd += ["-b", str(rsa_bits)]
     if ksk:
         cmd.append("-k")
     base = run(cmd + [zname], cwd=keydir).strip()
@@ -362,14 +440,67 @@ def keygen(keydir, zname, alg, ksk):
     return os.path.join(keydir, base), text
 
 
-def ds_lines(zname, dnskey_text):
-    """DS (SHA-256) of the DNSKEY in @dnskey_text, in zone-file format."""
+def dnskey_of(dnskey_text):
+    """The DNSKEY rdata in @dnskey_text (an ldns-keygen .key file)."""
     rr = [l for l in dnskey_text.splitlines() if "DNSKEY" in l and not l.startswith(";")][0]
     rr = rr.split(";")[0].split()
     i = rr.index("DNSKEY")
-    rdata = dns.rdata.from_text("IN", "DNSKEY", " ".join(rr[i + 1:]))
-    ds = dns.dnssec.make_ds(dns.name.from_text(zname), rdata, "SHA256")
+    return dns.rdata.from_text("IN", "DNSKEY", " ".join(rr[i + 1:]))
+
+
+def ds_of(zname, dnskey, digest=None):
+    """DS (SHA-256) lines of DNSKEY rdata @dnskey; @digest "corrupt" flips the digest's
+    last bit, an int gives that digest type (with a SHA-256-sized digest)."""
+    ds = dns.dnssec.make_ds(dns.name.from_text(zname), dnskey, "SHA256")
+    if digest == "corrupt":
+        ds = ds.replace(digest=ds.digest[:-1] + bytes([ds.digest[-1] ^ 1]))
+    elif digest is not None:
+        ds = ds.replace(digest_type=digest)
     return ["%s 3600 IN DS %s" % (zname, ds.to_text())]
+
+
+def private_dnskey(dnskey, alg):
+    """@dnskey relabelled as private algorithm @alg: RFC 4034 A.1.1 wants the key
+    to start with the name of the algorithm."""
+    assert alg in (253, 254)
+    ident = dns.name.from_text("ecdsa.tern.invalid.").to_wire()
+    return dnskey.replace(algorithm=alg, key=ident + dnskey.key)
+
+
+def keytrap_dnskeys(zname, zsk, n):
+    """@n DNSKEYs with the key tag of RSA DNSKEY @zsk: its modulus under 2040-bit odd
+    exponents, two bytes of each chosen to land on the tag. Each is a usable RSA key
+    whose checks cost ~4 ms; none of them signs anything."""
+    rng = random.Random(zname)
+    tag = dns.dnssec.key_id(zsk)
+    key = zsk.key
+    elen = key[0] if key[0] else int.from_bytes(key[1:3], "big")
+    modulus = key[1 + elen:] if key[0] else key[3 + elen:]
+    out = []
+    while len(out) < n:
+        exp = bytearray(rng.getrandbits(8) for _ in range(255))
+        exp[0] |= 0x40
+        exp[-1] |= 1
+        # RDATA: flags(2) protocol(1) algorithm(1) explen(1) exp: exp[1], exp[2] sit at
+        # RDATA offsets 6 and 7, the high and low byte of one 16-bit word of the key
+        # tag's sum (RFC 4034 appendix B), so that word picks the tag.
+        exp[1] = exp[2] = 0
+        k = zsk.replace(flags=257, key=bytes([255]) + bytes(exp) + modulus)
+        wire = k.to_digestable()
+        rest = sum(wire[0::2]) * 256 + sum(wire[1::2])
+        w0 = (tag - rest - (rest >> 16)) & 0xffff
+        for w in [(w0 + d) & 0xffff for d in range(-3, 4)]:
+            ac = rest + w
+            if (ac + ((ac >> 16) & 0xffff)) & 0xffff == tag:
+                break
+        else:
+            continue
+        exp[1], exp[2] = w >> 8, w & 0xff
+        k = zsk.replace(flags=257, key=bytes([255]) + bytes(exp) + modulus)
+        assert dns.dnssec.key_id(k) == tag
+        if k != zsk and k not in out:
+            out.append(k)
+    return out
 
 
 def sign(gen, z, keys, now):
@@ -377,11 +508,15 @@ def sign(gen, z, keys, now):
     out = os.path.join(gen, "zones", zone_file_name(z.name))
     if z.expired:
         inception, expiration = now - 40 * 86400, now - 10 * 86400
+    elif z.future:
+        inception, expiration = now + 10 * 86400, now + 40 * 86400
     else:
         inception, expiration = now - SIG_INCEPTION_S, now + SIG_VALIDITY_S
     cmd = ["ldns-signzone", "-o", z.name, "-i", str(inception), "-e", str(expiration), "-f", out]
     if z.nsec3:
-        cmd += ["-n", "-t", "0"]
+        cmd += ["-n", "-t", str(z.nsec3_iterations)]
+        if z.nsec3_optout:
+            cmd.append("-p")
     run(cmd + [src] + keys)
     if z.tamper:
         owner, rtype, old, new = z.tamper
@@ -392,6 +527,164 @@ def sign(gen, z, keys, now):
         assert n == 1, "tamper %s: %d matches" % (owner, n)
         with open(out, "w") as f:
             f.write(text)
+    if z.edits or z.private_alg:
+        ed = ZoneEditor(out, z.name, keys, inception, expiration)
+        for what, *args in z.edits:
+            getattr(ed, what)(*args)
+        if z.private_alg:
+            ed.relabel_algorithm(z.private_alg)
+        ed.save()
+
+
+class ZoneEditor:
+    """Edits of a signed zone file that no signer makes: records dropped, an NSEC
+    chain bent and re-signed, keys added, garbage signatures. Re-signing uses
+    @keys, the ldns key file base names [KSK, ZSK] (ECDSA P-256 or RSA)."""
+
+    def __init__(self, path, origin, keys, inception, expiration):
+        self.path, self.keys = path, keys
+        self.inception, self.expiration = inception, expiration
+        self.origin = dns.name.from_text(origin)
+        self.zone = dns.zone.from_file(path, origin=self.origin, relativize=False)
+
+    def node(self, owner):
+        return self.zone.find_node(dns.name.from_text(owner))
+
+    def drop(self, owner, rdtype):
+        """Remove the RRset (@owner, @rdtype) and its signatures."""
+        t = dns.rdatatype.from_text(rdtype)
+        node = self.node(owner)
+        assert node.get_rdataset(dns.rdataclass.IN, t), (owner, rdtype)
+        node.delete_rdataset(dns.rdataclass.IN, t)
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t)
+
+    def drop_sigs(self, owner, rdtype):
+        """Remove the RRSIGs of (@owner, @rdtype), keeping the RRset."""
+        t = dns.rdatatype.from_text(rdtype)
+        node = self.node(owner)
+        assert node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t), (owner, rdtype)
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t)
+
+    def key(self, ksk):
+        """(private key, DNSKEY rdata) of the KSK or the ZSK, from ldns's files."""
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        base = self.keys[0 if ksk else -1]
+        with open(base + ".private") as f:
+            fields = {k: v.strip() for k, v in (l.split(":", 1) for l in f if ":" in l)}
+        num = {k: int.from_bytes(base64.b64decode(v), "big") for k, v in fields.items()
+               if k not in ("Private-key-format", "Algorithm", "Created", "Publish", "Activate")}
+        alg = int(fields["Algorithm"].split()[0])
+        if alg == 13:
+            priv = ec.derive_private_key(num["PrivateKey"], ec.SECP256R1())
+        elif alg in (5, 7, 8, 10):
+            pub = rsa.RSAPublicNumbers(num["PublicExponent"], num["Modulus"])
+            priv = rsa.RSAPrivateNumbers(num["Prime1"], num["Prime2"], num["PrivateExponent"],
+                                         num["Exponent1"], num["Exponent2"], num["Coefficient"],
+                                         pub).private_key()
+        else:
+            raise AssertionError("re-signing with algorithm %d" % alg)
+        with open(base + ".key") as f:
+            return priv, dnskey_of(f.read())
+
+    def resign(self, owner, rdtype):
+        t = dns.rdatatype.from_text(rdtype)
+        name = dns.name.from_text(owner)
+        node = self.node(owner)
+        rds = node.get_rdataset(dns.rdataclass.IN, t)
+        priv, dnskey = self.key(t == dns.rdatatype.DNSKEY)
+        rrset = dns.rrset.RRset(name, dns.rdataclass.IN, t)
+        rrset.update(rds)
+        rrset.ttl = rds.ttl
+        sig = dns.dnssec.sign(rrset, priv, self.origin, dnskey, inception=self.inception,
+                              expiration=self.expiration)
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t)
+        sigs = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t, create=True)
+        sigs.add(sig, rds.ttl)
+
+    def nsec_next(self, owner, next_name):
+        """Point the NSEC at @owner to @next_name and re-sign it: a hole in the chain."""
+        node = self.node(owner)
+        rds = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC)
+        old = rds[0]
+        ttl = rds.ttl
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC)
+        new = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC, create=True)
+        new.add(old.replace(next=dns.name.from_text(next_name)), ttl)
+        self.resign(owner, "NSEC")
+
+    def nsec3_unlink(self, name):
+        """Take the NSEC3 of @name out of the chain (its predecessor now spans it) and
+        re-sign the predecessor: with opt-out, how an unsigned delegation looks."""
+        param = self.zone.get_rdataset(self.origin, "NSEC3PARAM")[0]
+        h = dns.dnssec.nsec3_hash(name, param.salt, param.iterations, param.algorithm).lower()
+        gone = dns.name.from_text(h, self.origin)
+        node = self.zone.find_node(gone)
+        nxt = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3)[0].next
+        for owner, n in list(self.zone.items()):
+            rds = n.get_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3)
+            if rds and owner != gone:
+                rd = rds[0]
+                if base32hex(rd.next) == h:
+                    ttl = rds.ttl
+                    n.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3)
+                    n.find_rdataset(dns.rdataclass.IN, dns.rdatatype.NSEC3, create=True).add(
+                        rd.replace(next=nxt), ttl)
+                    self.zone.delete_node(gone)
+                    self.resign(owner.to_text(), "NSEC3")
+                    return
+        raise AssertionError("no NSEC3 points at %s (%s)" % (name, h))
+
+    def garbage_sigs(self, owner, rdtype, n):
+        """Replace the RRSIGs of (@owner, @rdtype) with @n of the same key tag and
+        random signatures."""
+        rng = random.Random(owner)
+        t = dns.rdatatype.from_text(rdtype)
+        node = self.node(owner)
+        sigs = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t)
+        zsk_tag = dns.dnssec.key_id(self.key(False)[1])
+        real, ttl = [s for s in sigs if s.key_tag == zsk_tag][0], sigs.ttl
+        node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t)
+        new = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, t, create=True)
+        for _ in range(n):
+            junk = bytes(rng.getrandbits(8) for _ in range(len(real.signature)))
+            new.add(real.replace(signature=bytes([junk[0] & 0x7f]) + junk[1:]), ttl)
+
+    def add_dnskeys(self, texts):
+        """Add DNSKEYs (rdata texts) to the apex and re-sign the DNSKEY RRset with the KSK."""
+        rds = self.zone.find_node(self.origin).get_rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+        for t in texts:
+            rds.add(dns.rdata.from_text("IN", "DNSKEY", t), rds.ttl)
+        self.resign(self.origin.to_text(), "DNSKEY")
+
+    def relabel_algorithm(self, alg):
+        """Every DNSKEY and RRSIG as private algorithm @alg (key tags follow)."""
+        tags = {}
+        for owner, node in self.zone.items():
+            rds = node.get_rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+            if rds:
+                ttl, new = rds.ttl, [private_dnskey(k, alg) for k in rds]
+                tags.update({dns.dnssec.key_id(k): dns.dnssec.key_id(p) for k, p in zip(rds, new)})
+                node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY)
+                nrds = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.DNSKEY, create=True)
+                for k in new:
+                    nrds.add(k, ttl)
+        for owner, node in self.zone.items():
+            for rds in list(node.rdatasets):
+                if rds.rdtype != dns.rdatatype.RRSIG:
+                    continue
+                new = [s.replace(algorithm=alg, key_tag=tags[s.key_tag]) for s in rds]
+                ttl, covers = rds.ttl, rds.covers
+                node.delete_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, covers)
+                nrds = node.find_rdataset(dns.rdataclass.IN, dns.rdatatype.RRSIG, covers, create=True)
+                for s in new:
+                    nrds.add(s, ttl)
+
+    def save(self):
+        self.zone.to_file(self.path, relativize=False, want_origin=True)
+
+
+def base32hex(b):
+    return base64.b32hexencode(b).decode().lower().rstrip("=")
 
 
 def generate(model, gen):
@@ -407,14 +700,26 @@ def generate(model, gen):
     def make_keys(z):
         kd = os.path.join(gen, "keys", zone_file_name(z.name)[:-5])
         os.makedirs(kd)
-        ksk, ksk_text = keygen(kd, z.name, z.signed, True)
-        zsk, _ = keygen(kd, z.name, z.signed, False)
+        ksk, ksk_text = keygen(kd, z.name, z.signed, True, z.rsa_bits[0])
+        zsk, zsk_text = keygen(kd, z.name, z.signed, False, z.rsa_bits[1])
+        ds_key = dnskey_of(ksk_text)
         if z.bad_ds:
-            unused, unused_text = keygen(kd, z.name, z.signed, True)
+            unused, unused_text = keygen(kd, z.name, z.signed, True, z.rsa_bits[0])
             os.remove(unused + ".private")
-            z.ds = ds_lines(z.name, unused_text)
-        else:
-            z.ds = ds_lines(z.name, ksk_text)
+            ds_key = dnskey_of(unused_text)
+        if z.unsigning_ksk:
+            # the DS names a KSK that is published but signs nothing; another KSK signs
+            ds_key = dnskey_of(ksk_text)
+            z.add(z.name, "DNSKEY", ds_key.to_text())
+            os.rename(ksk + ".private", ksk + ".unused")
+            ksk, _ = keygen(kd, z.name, z.signed, True, z.rsa_bits[0])
+        if z.private_alg:
+            ds_key = private_dnskey(ds_key, z.private_alg)
+        if z.keytrap:
+            # after signing: ldns-signzone would take a key of the ZSK's tag for the ZSK
+            fakes = keytrap_dnskeys(z.name, dnskey_of(zsk_text), z.keytrap)
+            z.edits = [("add_dnskeys", [k.to_text() for k in fakes])] + z.edits
+        z.ds = ds_of(z.name, ds_key, z.ds_digest)
         return z.name, [ksk, zsk], ksk_text
 
     signed = [z for z in zones.values() if z.signed]
