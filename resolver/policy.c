@@ -1219,7 +1219,11 @@ struct policy {
 
 int policy_worker_init(struct worker *w)
 {
-	return policy_configured(w->cfg) ? TERN_ECONFIG : 0;
+	if (!policy_configured(w->cfg))
+		return 0;
+	if (w->index == 0)
+		log_err("policy scripts need Lua: this ternd was built with --disable-isolate");
+	return TERN_ECONFIG;
 }
 void policy_worker_stop(struct worker *w)
 {

@@ -231,3 +231,89 @@ def test_load_error_names_file_and_line(ternd, simnet, tmp_path):
                        stderr=subprocess.PIPE, text=True, timeout=10)
     assert r.returncode != 0
     assert re.search(r"broken\.lua:\d+:", r.stderr), r.stderr
+
+
+# ---- on_answer, tags, tenants, reload ----
+
+def rdatas(r):
+    return [rd.to_text() for rrs in r.answer for rd in rrs]
+
+
+def test_on_answer_filters_and_replaces(ternd, simnet, tmp_path):
+    script = '''
+function on_query(q)
+  if q.labels[1] == "medium" then return tern.pass({"trim"}) end
+  return tern.pass()
+end
+function on_answer(q, a)
+  if q.tags.trim then return tern.keep({a.records[1]}) end
+  if q.name == "zone012.test" and q.type == "MX" then return tern.nxdomain() end
+  for _, r in ipairs(a.records) do
+    if r.type == "A" and tern.is_private(r.data) then return tern.keep({}) end
+  end
+end
+'''
+    t = start_with(ternd, tmp_path, script)
+    full = len(simnet.expected("medium.big.test", "A"))
+    assert full > 1
+    r = t.query("medium.big.test", "A", tcp=True)
+    assert r.rcode() == dns.rcode.NOERROR and len(rdatas(r)) == 1
+    assert rdatas(r)[0] in simnet.expected("medium.big.test", "A")
+    assert t.query("zone012.test", "MX").rcode() == dns.rcode.NXDOMAIN
+    # rebinding protection: the simnet's addresses are private (10/8), so the
+    # filter takes them all out of the public answer
+    assert all(a.startswith("10.") for a in simnet.expected(GOOD, "A"))
+    r = t.query(GOOD, "A")
+    assert r.rcode() == dns.rcode.NOERROR and rdatas(r) == []
+
+
+def test_helpers(ternd, simnet, tmp_path):
+    script = '''
+local nets = tern.prefixset{"127.0.0.0/8", "2001:db8::/32"}
+function on_query(q)
+  local v = {tostring(tern.is_private("10.1.2.3")), tostring(tern.is_private("192.0.2.1")),
+             tostring(tern.is_private("fd00::1")), tostring(nets:covers(q.client)),
+             tostring(tern.is_under(q.name, "zone007.test")), tostring(tern.is_under(q.name, "7.test"))}
+  return tern.answer("TXT " .. table.concat(v, " "))
+end
+'''
+    t = start_with(ternd, tmp_path, script)
+    assert rdatas(t.query("www.zone007.test", "TXT")) == ['"true false true true true false"']
+
+
+def test_tenants_by_client_prefix(ternd, simnet, tmp_path):
+    family = write(tmp_path, "family.lua", "function on_query(q) return tern.refuse() end\n")
+    t = start_with(ternd, tmp_path, "function on_query(q) return tern.pass() end\n",
+                   "--tenant", "127.0.0.2/32,10.9.0.0/16 " + family)
+    t.note(GOOD)
+    q = dns.message.make_query(GOOD, "A")
+    r = dns.query.udp(q, t.addr, port=t.port, timeout=5, source="127.0.0.2")
+    assert r.rcode() == dns.rcode.REFUSED
+    r = dns.query.udp(q, t.addr, port=t.port, timeout=5, source="127.0.0.1")
+    assert r.rcode() == dns.rcode.NOERROR
+
+
+def wait_for(fn, timeout=5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_sighup_reloads_and_keeps_the_old_script_on_error(ternd, simnet, tmp_path):
+    path = tmp_path / "reload.lua"
+    path.write_text("function on_query(q) return tern.refuse() end\n")
+    t = ternd("--policy", str(path), threads=2)
+    assert t.query(GOOD, "A").rcode() == dns.rcode.REFUSED
+    path.write_text("function on_query(q) return tern.nxdomain() end\n")
+    t.proc.send_signal(signal.SIGHUP)
+    # every worker swaps (the kernel spreads queries over both)
+    assert wait_for(lambda: all(t.query(GOOD, "A").rcode() == dns.rcode.NXDOMAIN
+                                for _ in range(10)))
+    path.write_text("function on_query(q)\n  return tern.pass(\n")  # broken
+    t.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "reload.lua:" in t.stderr_text())
+    assert all(t.query(GOOD, "A").rcode() == dns.rcode.NXDOMAIN for _ in range(10))
+    assert re.search(r"reload\.lua:\d+:", t.stderr_text())
