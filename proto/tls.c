@@ -446,6 +446,8 @@ ssize_t tls_stream_read(struct tls_stream *s, uint8_t *buf, size_t cap)
 	if (s->closing || cap == 0)
 		return 0;
 	if (!s->ssl) {
+		if (s->plain_len == 0)
+			return 0;
 		size_t n = s->plain_len < cap ? s->plain_len : cap;
 		memcpy(buf, s->plain, n);
 		s->plain += n;

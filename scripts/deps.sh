@@ -3,7 +3,7 @@
 # Safe to run again: apt-get skips what is installed.
 set -e
 PKGS="build-essential autoconf automake libtool pkg-config
- libldns-dev libuv1-dev libnghttp2-dev libssl-dev liblmdb-dev libcmocka-dev liblua5.4-dev
+ libldns-dev libuv1-dev libnghttp2-dev libssl-dev liblmdb-dev libcmocka-dev libhttp-parser-dev liblua5.4-dev
  dns-root-data"
 TEST_PKGS="knot knot-dnsutils bind9-dnsutils ldnsutils python3-pytest python3-dnspython python3-cryptography
  openssl curl python3-h2

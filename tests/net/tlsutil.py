@@ -128,3 +128,91 @@ class DotClient:
             self.sock.close()
         except OSError:
             pass
+
+
+class H2Client:
+    """A small HTTP/2 client over TLS (python3-h2): many streams on one connection."""
+
+    def __init__(self, port, pki, timeout=10, tls=True):
+        import h2.config
+        import h2.connection
+        raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if tls:
+            ctx = pki.client_context(["h2"])
+            self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
+            assert self.sock.selected_alpn_protocol() == "h2"
+        else:
+            self.sock = raw
+        self.conn = h2.connection.H2Connection(
+            config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8"))
+        self.conn.initiate_connection()
+        self.flush()
+        self.responses = {}    # stream id -> {"status", "headers", "body", "done", "reset"}
+        self.terminated = None  # the GOAWAY's error code, if one came
+        self.closed = False
+
+    def flush(self):
+        data = self.conn.data_to_send()
+        if data:
+            self.sock.sendall(data)
+
+    def request(self, method, path, body=None, headers=(), end=True):
+        sid = self.conn.get_next_available_stream_id()
+        hdrs = [(":method", method), (":scheme", "https"), (":authority", "localhost"),
+                (":path", path)] + list(headers)
+        self.conn.send_headers(sid, hdrs, end_stream=body is None and end)
+        if body is not None:
+            self.conn.send_data(sid, body, end_stream=True)
+        self.responses[sid] = {"status": None, "headers": {}, "body": b"", "done": False,
+                               "reset": None}
+        return sid
+
+    def pump(self, until=None, timeout=10):
+        """Read events until until() is true, the connection ends or the time is up."""
+        import h2.events
+        deadline = time.monotonic() + timeout
+        while not (until and until()):
+            if self.closed or time.monotonic() > deadline:
+                break
+            self.sock.settimeout(max(0.05, deadline - time.monotonic()))
+            try:
+                data = self.sock.recv(65536)
+            except (socket.timeout, ssl.SSLError, OSError):
+                data = b""
+                if time.monotonic() < deadline and not self.closed:
+                    self.closed = True
+                break
+            if not data:
+                self.closed = True
+                break
+            for ev in self.conn.receive_data(data):
+                r = self.responses.get(getattr(ev, "stream_id", None))
+                if isinstance(ev, h2.events.ResponseReceived):
+                    hd = dict(ev.headers)
+                    r["status"] = int(hd[":status"])
+                    r["headers"] = hd
+                elif isinstance(ev, h2.events.DataReceived):
+                    r["body"] += ev.data
+                    self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded):
+                    r["done"] = True
+                elif isinstance(ev, h2.events.StreamReset):
+                    if r is not None:
+                        r["reset"] = ev.error_code
+                        r["done"] = True
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    self.terminated = ev.error_code
+            try:
+                self.flush()
+            except OSError:
+                self.closed = True
+
+    def wait(self, sids, timeout=10):
+        self.pump(lambda: all(self.responses[s]["done"] for s in sids), timeout)
+        return [self.responses[s] for s in sids]
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
