@@ -97,7 +97,8 @@ struct cache_opts {
  * by an incompatible version, with another shard count, or one that cannot be
  * read, is replaced by a fresh one (with a log warning); a damaged shard alone
  * is replaced alone. Several processes may open one directory at once and
- * share it, if they ask for the same shard count.
+ * share it, if they ask for the same shard count. A cache does not cross
+ * fork() (LMDB's rule): a child process opens its own.
  * Returns 0 and *@out, or a negative error (-EINVAL if n_shards is above
  * CACHE_SHARDS_MAX or max_bytes below n_shards * CACHE_SHARD_MIN_BYTES). */
 int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *opts);
@@ -140,7 +141,7 @@ int cache_read(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now
 /** Keep this thread's read snapshots from one cache_read() to the next until
  * cache_read_release(), so that a batch of lookups (say, one recvmmsg() worth
  * of questions) renews each shard's read transaction once, not once per
- * lookup: LMDB's renew and reset are a tenth of a lookup. Each shard's
+ * lookup (renew and reset are some 5% of a lookup). Each shard's
  * snapshot is taken by the first read of it in the hold: writes made since by
  * other threads or processes are seen only after the release; this thread's
  * own are (cache_stash_many() ends its snapshots of the shards it writes). A

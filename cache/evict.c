@@ -1,11 +1,12 @@
-/* cache/evict: sampled LRU over a CLOCK hand. A run looks at a window of keys
- * from where the last run stopped (the first run starts at a random key):
- * entries expired beyond the stale window go at once; then, if more room is
- * needed, the window's entries are ranked by age (the current epoch minus the
- * 8-bit epoch that the last read left in the recency table) and the oldest are
- * deleted until enough bytes are freed. The hand moves past the window, so
- * successive runs sweep the whole shard. It never deletes every entry it
- * looks at: a full cache keeps what is hot. */
+/* cache/evict: a CLOCK hand over the key order. A run looks at a window of
+ * keys from where the last run stopped (the first run starts at a random key)
+ * and deletes the entries that are dead (expired beyond the stale window) and,
+ * when asked, those not used for @min_age epochs (the current epoch minus the
+ * 8-bit epoch that the last read or write left in the recency table), until
+ * enough bytes are freed. It deletes runs of neighbouring keys, not a share of
+ * every page: LMDB frees a page only when it empties or falls below a quarter
+ * full, so thinning every page evenly would free none. What was used recently
+ * stays, wherever the hand is: a full cache keeps what is hot. */
 #include "cache/evict.h"
 #include "cache/entry.h"
 #include "cache/key.h"
@@ -16,10 +17,6 @@
 /* Ages are 8-bit: an entry that no run has seen for 256 epochs would look
  * young again. A survivor older than this is pinned at this age. */
 #define AGE_PIN 128
-/* The least recently used phase takes at most this share of the live bytes in
- * its window, so that a window is never emptied. */
-#define LRU_SHARE_NUM 3
-#define LRU_SHARE_DEN 4
 
 size_t evict_used_pages(struct shard *s, MDB_txn *txn)
 {
@@ -109,14 +106,6 @@ static void save_hand(struct hand *h, const MDB_val *k)
 	}
 }
 
-struct window {
-	uint8_t start[KEY_DB_MAX];
-	size_t start_len;
-	size_t n_live;
-	size_t live_bytes;
-	size_t bytes_by_age[256];
-};
-
 /* Whether @k is a key of an entry, not a record of the shard's own. */
 static bool is_entry(const MDB_val *k)
 {
@@ -124,20 +113,20 @@ static bool is_entry(const MDB_val *k)
 	return k->mv_size > 0 && *(const uint8_t *)k->mv_data != KEY_SPACE_META;
 }
 
-int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need, size_t window,
-	      bool lru, long *n_deleted, size_t *freed, size_t *n_looked)
+int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t window, size_t need,
+	      unsigned min_age, long *n_deleted, size_t *freed, size_t *n_looked,
+	      size_t *looked_bytes)
 {
 	*n_deleted = 0;
 	*freed = 0;
 	*n_looked = 0;
-	size_t page_bytes = s->page_bytes;
-	size_t got = 0;
+	*looked_bytes = 0;
 	MDB_stat st;
 	int rc = mdb_stat(txn, s->dbi, &st);
 	if (rc)
 		return rc;
 	size_t limit = st.ms_entries < window ? st.ms_entries : window;
-	if (limit == 0 || need == 0)
+	if (limit == 0)
 		return 0;
 	MDB_cursor *cur;
 	rc = mdb_cursor_open(txn, s->dbi, &cur);
@@ -153,103 +142,39 @@ int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t need, size_t
 	}
 	MDB_val k, v;
 	rc = seek(cur, hand->key, hand->len, &k, &v);
-	if (rc)
-		goto out;
-
-	/* Pass 1: the dead go; the living are counted by age. */
-	struct window w;
-	memset(&w, 0, sizeof(w));
-	if (k.mv_size > sizeof(w.start)) {
-		rc = MDB_CORRUPTED;
-		goto out;
-	}
-	memcpy(w.start, k.mv_data, k.mv_size);
-	w.start_len = k.mv_size;
 	unsigned char epoch = atomic_load_explicit(&s->epoch, memory_order_relaxed);
 	size_t looked = 0;
-	for (; looked < limit && got < need && rc == 0; looked++) {
-		size_t bytes = entry_bytes(&k, &v, page_bytes);
-		if (!is_entry(&k)) {
-			/* the shard's records: not ours to evict */
-		} else if (is_dead(s, &k, &v, now_s)) {
-			rc = mdb_cursor_del(cur, 0);
-			if (rc)
-				goto out;
-			got += bytes;
-			(*n_deleted)++;
-			/* after a delete the cursor already sits on the next entry;
-			 * LMDB's MDB_NEXT knows this and does not skip it */
-		} else {
-			w.bytes_by_age[age_of(s, &k, epoch)] += bytes;
-			w.live_bytes += bytes;
-			w.n_live++;
-		}
-		rc = step(cur, &k, &v);
-	}
-	*n_looked += looked;
-	if (rc == MDB_NOTFOUND) { /* the window emptied the DB */
-		rc = 0;
-		goto out_done;
-	}
-	if (rc)
-		goto out;
-	save_hand(hand, &k);
-	if (got >= need || w.n_live == 0 || !lru)
-		goto out_done;
-
-	/* Pass 2: the oldest of the window, down to the age at which enough
-	 * bytes are freed; at that age, only as many as needed. Never what was
-	 * read since the last eviction (age 0), never most of the window. */
-	size_t want = need - got;
-	size_t cap = w.live_bytes / LRU_SHARE_DEN * LRU_SHARE_NUM;
-	if (cap > w.live_bytes - w.bytes_by_age[0])
-		cap = w.live_bytes - w.bytes_by_age[0];
-	if (want > cap)
-		want = cap;
-	if (want == 0)
-		goto out_done;
-	size_t older = 0;
-	int cut_age = 255;
-	for (; cut_age > 1; cut_age--) {
-		if (older + w.bytes_by_age[cut_age] >= want)
-			break;
-		older += w.bytes_by_age[cut_age];
-	}
-	size_t at_cut = want - older; /* bytes to take from the entries of cut_age */
-	rc = seek(cur, w.start, w.start_len, &k, &v);
-	for (size_t i = 0; i < w.n_live && rc == 0;) {
-		if (!is_entry(&k)) {
+	for (; looked < limit && rc == 0 && *freed < need; looked++) {
+		if (!is_entry(&k)) { /* the shard's own records */
 			rc = step(cur, &k, &v);
 			continue;
 		}
-		i++;
-		unsigned age = age_of(s, &k, epoch);
-		size_t bytes = entry_bytes(&k, &v, page_bytes);
-		if ((int)age > cut_age || ((int)age == cut_age && at_cut > 0)) {
+		size_t bytes = entry_bytes(&k, &v, s->page_bytes);
+		*looked_bytes += bytes;
+		unsigned age = 0;
+		bool dead = is_dead(s, &k, &v, now_s);
+		if (!dead && min_age > 0)
+			age = age_of(s, &k, epoch);
+		if (dead || (min_age > 0 && age >= min_age)) {
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
-				goto out;
-			got += bytes;
+				break;
+			*freed += bytes;
 			(*n_deleted)++;
-			if ((int)age == cut_age)
-				at_cut = at_cut > bytes ? at_cut - bytes : 0;
+			/* after a delete the cursor already sits on the next entry;
+			 * LMDB's MDB_NEXT knows this and does not skip it */
 		} else if (age > AGE_PIN) {
 			atomic_store_explicit(shard_slot(s, k.mv_data, k.mv_size),
 					      (unsigned char)(epoch - AGE_PIN), memory_order_relaxed);
 		}
 		rc = step(cur, &k, &v);
 	}
-	if (rc == MDB_NOTFOUND)
+	*n_looked = looked;
+	if (rc == 0)
+		save_hand(hand, &k);
+	else if (rc == MDB_NOTFOUND) /* the DB is empty now */
 		rc = 0;
-	if (rc)
-		goto out;
-	save_hand(hand, &k);
-
-out_done:
-	rc = 0;
-out:
 	mdb_cursor_close(cur);
-	*freed += got;
 	return rc;
 }
 

@@ -32,15 +32,25 @@
  * its pages. The mark therefore starts at 90% and is lowered to what the
  * shard held when the map filled up, then creeps back up with each eviction. */
 #define HIGH_PCT 90
+#define HEADROOM_MIN_PAGES 32 /* small maps: room for a few transactions' copies */
 #define HIGH_MIN_PCT 25      /* the mark never goes below this share of the map */
 #define EVICT_PCT 5          /* a run frees 5% of the map */
 #define EVICT_MIN_PAGES 4
 #define FULL_RETRIES 2       /* retries of a batch that found the map full */
 #define EVICT_WINDOW 2048    /* entries looked at per eviction transaction */
-#define EVICT_RUNS_MAX 16    /* least-recently-used transactions per eviction */
+#define EVICT_WINDOW_PER_PAGE 4 /* at most this many per page of the map */
+/* What eviction keeps: entries used in the last EVICT_AGE epochs (about the
+ * last 1/32 of the map written, and since the last eviction but one). */
+#define EVICT_AGE 2
+#define EVICT_SHARE_MAX 0.25 /* an eviction takes at most a quarter of the data */
 /* Dead entries are looked for first, over up to this many entries: a lap of a
  * shard of that size, some milliseconds of work. */
 #define EVICT_DEAD_LOOK_MAX 65536
+
+/* The recency epoch moves on each time this share of the map has been written,
+ * so that reads and writes are told apart in time before the first eviction,
+ * and 256 epochs span 4 fillings of the map. */
+#define EPOCH_WRITE_DEN 64
 
 /* Recency slots per byte of map: one per 64 bytes, about twice the entries a
  * shard can hold, so that few entries share a slot. */
@@ -50,7 +60,10 @@
 
 static size_t high_default(const struct shard *s)
 {
-	return s->map_pages / 100 * HIGH_PCT;
+	size_t room = s->map_pages * (100 - HIGH_PCT) / 100;
+	if (room < HEADROOM_MIN_PAGES)
+		room = HEADROOM_MIN_PAGES;
+	return s->map_pages > room ? s->map_pages - room : 0;
 }
 
 static uint32_t get_u32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return le32toh(v); }
@@ -197,7 +210,9 @@ int shard_open(struct shard *s, const char *dir, size_t map_bytes, const struct 
 	}
 	s->page_bytes = st.ms_psize;
 	s->map_pages = map_bytes / st.ms_psize;
-	s->high_pages = high_default(s);
+	atomic_init(&s->high_pages, high_default(s));
+	atomic_init(&s->credit_bytes, 0);
+	atomic_init(&s->evicting, false);
 	s->stale_s = stale_s;
 	s->recency_seed = recency_seed;
 	size_t slots = RECENCY_SLOTS_MIN;
@@ -246,60 +261,87 @@ static bool may_replace(const MDB_val *old, uint16_t type, uint8_t new_rank, uin
 	return expire_at_s <= now_s || new_rank >= e.rank;
 }
 
-/* A new entry counts as read one epoch ago: it goes before the entries that
- * are being read, and after none that are older. */
+/* A new entry counts as read now: the eviction that its own commit may set off
+ * must not take it (the resolver reads what it stored right away, referrals
+ * first). From the next eviction on, it ages like any other. */
 static void mark_new(struct shard *s, const uint8_t *key, size_t len)
 {
-	atomic_uchar *slot = shard_slot(s, key, len);
-	unsigned char now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
-	unsigned char was = atomic_load_explicit(slot, memory_order_relaxed);
-	if ((unsigned char)(now - was) > 1)
-		atomic_store_explicit(slot, (unsigned char)(now - 1), memory_order_relaxed);
+	shard_touch(s, key, len);
 }
 
 static size_t high_water(const struct shard *s)
 {
-	return s->high_pages;
+	return atomic_load_explicit(&s->high_pages, memory_order_relaxed);
 }
 
 /* The map filled up with @used pages in use: mark the high water below that. */
 static void high_lower(struct shard *s, size_t used)
 {
 	size_t mark = used / 10 * 9;
-	size_t floor = s->map_pages / 100 * HIGH_MIN_PCT;
+	size_t floor = s->map_pages * HIGH_MIN_PCT / 100;
 	if (mark < floor)
 		mark = floor;
-	if (mark < s->high_pages)
-		s->high_pages = mark;
+	if (mark < high_water(s))
+		atomic_store_explicit(&s->high_pages, mark, memory_order_relaxed);
 }
 
 /* An eviction went through: let the mark creep back towards its default. */
 static void high_raise(struct shard *s)
 {
 	size_t def = high_default(s);
-	if (s->high_pages < def)
-		s->high_pages += (def - s->high_pages + 15) / 16;
+	size_t high = high_water(s);
+	if (high < def)
+		atomic_store_explicit(&s->high_pages, high + (def - high + 15) / 16,
+				      memory_order_relaxed);
 }
 
-/* Evict about @pages worth of entries: first only dead ones (unreadable, or
- * expired beyond the stale window), over many windows; then the least
- * recently used, over a few. Each window in a transaction of its own, so that each copies
- * few pages: in a full map a big one would not fit; after one that did not,
- * the windows get smaller. Each phase goes once round the shard at most: a
- * second lap would find only what the first chose to keep.
- * Returns an LMDB code. */
-static int evict_txn(struct shard *s, uint64_t now_s, size_t pages)
+/* A small write transaction of its own: rewrite the format record. */
+static int tick_txn(struct shard *s)
 {
-	size_t need = pages * s->page_bytes, freed_total = 0, window = EVICT_WINDOW;
-	size_t entries = SIZE_MAX;
+	MDB_txn *txn;
+	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
+	if (rc)
+		return rc;
+	uint8_t format[4];
+	put_u32(format, CACHE_FORMAT);
+	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
+	MDB_val v = { sizeof(format), format };
+	rc = mdb_put(txn, s->dbi, &k, &v, 0);
+	if (rc) {
+		mdb_txn_abort(txn);
+		return rc;
+	}
+	return mdb_txn_commit(txn);
+}
+
+/* Evict the share @pages / @used of the shard's data: first only dead
+ * entries (unreadable, or expired beyond the stale window), over many windows;
+ * then, if need be, those not used for EVICT_AGE epochs, then for 1, each over
+ * one lap of the shard at most. A share of the data, not bytes for pages: a
+ * page holds less than its size. The data's size is estimated from the first
+ * window. Each window in a transaction of its own, so that each copies few
+ * pages: in a full map a big one would not fit; after one that did not, the
+ * windows get smaller. Returns an LMDB code. */
+static int evict_txn(struct shard *s, uint64_t now_s, size_t pages, size_t used)
+{
+	if (atomic_exchange_explicit(&s->evicting, true, memory_order_acquire))
+		return 0; /* another thread is on it */
+	if (used == 0)
+		used = 1;
+	double share = (double)pages / (double)used;
+	if (share > EVICT_SHARE_MAX)
+		share = EVICT_SHARE_MAX;
+	size_t need = SIZE_MAX, freed_total = 0, entries = SIZE_MAX;
+	/* a window's deletes copy some of its pages: keep it small in a small map */
+	size_t window = s->map_pages * EVICT_WINDOW_PER_PAGE;
+	if (window > EVICT_WINDOW)
+		window = EVICT_WINDOW;
 	long deleted_total = 0;
 	int rc = 0, n_full = 0;
-	for (int phase = 0; phase < 2 && rc == 0; phase++) {
-		bool lru = phase == 1;
-		int runs_max = lru ? EVICT_RUNS_MAX : EVICT_DEAD_LOOK_MAX / EVICT_WINDOW;
-		size_t looked_total = 0;
-		for (int run = 0; run < runs_max && freed_total < need && looked_total < entries;
-		     run++) {
+	static const unsigned min_ages[] = { 0, EVICT_AGE, 1 };
+	for (int phase = 0; phase < 3 && rc == 0 && freed_total < need; phase++) {
+		size_t looked_total = 0, looked_max = phase == 0 ? EVICT_DEAD_LOOK_MAX : SIZE_MAX;
+		while (freed_total < need && looked_total < entries && looked_total < looked_max) {
 			MDB_txn *txn;
 			rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 			if (rc)
@@ -307,41 +349,55 @@ static int evict_txn(struct shard *s, uint64_t now_s, size_t pages)
 			if (entries == SIZE_MAX)
 				entries = shard_count(s, txn);
 			long n_deleted;
-			size_t freed, looked;
-			rc = evict_run(s, txn, now_s, need - freed_total, window, lru, &n_deleted,
-				       &freed, &looked);
+			size_t freed, looked, looked_bytes;
+			rc = evict_run(s, txn, now_s, window, need - freed_total, min_ages[phase],
+				       &n_deleted, &freed, &looked, &looked_bytes);
 			if (rc == 0)
 				rc = mdb_txn_commit(txn);
 			else
 				mdb_txn_abort(txn);
 			if (rc == MDB_MAP_FULL && ++n_full < 3) {
+				/* pages freed by the last commits become reusable two
+				 * commits later: two that change next to nothing, and a
+				 * smaller window */
+				if (tick_txn(s) == 0)
+					tick_txn(s);
 				window = window / 8 > 16 ? window / 8 : 16;
 				rc = 0;
 				continue;
 			}
-			if (rc)
+			if (rc || looked == 0)
 				break;
+			if (need == SIZE_MAX) {
+				double data = (double)looked_bytes / (double)looked * (double)entries;
+				need = (size_t)(data * share) + 1;
+			}
 			freed_total += freed;
 			deleted_total += n_deleted;
 			looked_total += looked;
 		}
+		if (need == SIZE_MAX)
+			break; /* nothing to look at */
 	}
+	if (need == SIZE_MAX)
+		need = 0;
 	evict_epoch_next(s);
 	if (deleted_total > 0) {
-		s->credit_bytes = freed_total;
+		atomic_store_explicit(&s->credit_bytes, freed_total, memory_order_relaxed);
 		high_raise(s);
 	}
+	atomic_store_explicit(&s->evicting, false, memory_order_release);
 	log_debug("cache: evicted %ld entries (%zu bytes of %zu wanted; mark %zu of %zu pages): %s",
-		  deleted_total, freed_total, need, s->high_pages, s->map_pages,
+		  deleted_total, freed_total, need, high_water(s), s->map_pages,
 		  rc ? mdb_strerror(rc) : "ok");
 	return rc;
 }
 
-/* The pages one eviction run frees: a tenth of the map, and what is above
- * the high-water mark. */
+/* The pages one eviction frees: EVICT_PCT of the map, and what is above the
+ * high-water mark. */
 static size_t evict_pages(const struct shard *s, size_t used)
 {
-	size_t pages = s->map_pages / 100 * EVICT_PCT;
+	size_t pages = s->map_pages * EVICT_PCT / 100;
 	if (pages < EVICT_MIN_PAGES)
 		pages = EVICT_MIN_PAGES;
 	size_t high = high_water(s);
@@ -381,32 +437,21 @@ static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_
 		entry_encode(v.mv_data, &p->entry, now_s + p->entry.ttl_s);
 		mark_new(s, kbuf, (size_t)klen);
 		size_t bytes = evict_entry_bytes((size_t)klen, v.mv_size, s->page_bytes);
-		s->credit_bytes = s->credit_bytes > bytes ? s->credit_bytes - bytes : 0;
+		s->written_bytes += bytes;
+		if (s->written_bytes >= s->map_pages * s->page_bytes / EPOCH_WRITE_DEN) {
+			s->written_bytes = 0;
+			evict_epoch_next(s);
+		}
+		size_t credit = atomic_load_explicit(&s->credit_bytes, memory_order_relaxed);
+		if (credit)
+			atomic_store_explicit(&s->credit_bytes, credit > bytes ? credit - bytes : 0,
+					      memory_order_relaxed);
 	}
 	return mdb_txn_commit(txn);
 
 fail_abort:
 	mdb_txn_abort(txn);
 	return rc;
-}
-
-/* A small write transaction of its own: rewrite the format record. */
-static int tick_txn(struct shard *s)
-{
-	MDB_txn *txn;
-	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
-	if (rc)
-		return rc;
-	uint8_t format[4];
-	put_u32(format, CACHE_FORMAT);
-	MDB_val k = { sizeof(META_FORMAT_KEY) - 1, (void *)META_FORMAT_KEY };
-	MDB_val v = { sizeof(format), format };
-	rc = mdb_put(txn, s->dbi, &k, &v, 0);
-	if (rc) {
-		mdb_txn_abort(txn);
-		return rc;
-	}
-	return mdb_txn_commit(txn);
 }
 
 int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *which,
@@ -418,8 +463,9 @@ int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *wh
 	 * so that the next puts find free pages. A failure here is no failure of
 	 * the stash; the next one tries again. Not while the room freed by the
 	 * last eviction is unused (struct shard: credit_bytes). */
-	if (rc == 0 && used > high_water(s) && s->credit_bytes == 0)
-		evict_txn(s, now_s, evict_pages(s, used));
+	if (rc == 0 && used > high_water(s) &&
+	    atomic_load_explicit(&s->credit_bytes, memory_order_relaxed) == 0)
+		evict_txn(s, now_s, evict_pages(s, used), used);
 	/* The map is full. Often not with data: a transaction writes copies of
 	 * the pages it changes, and LMDB reuses the pages freed by transaction N
 	 * only from N+2 on (until then its other meta page still points at the
@@ -436,16 +482,26 @@ int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *wh
 			mdb_reader_check(s->env, &n_dead);
 		} else {
 			sched_yield();
-			evict_txn(s, now_s, evict_pages(s, used));
+			evict_txn(s, now_s, evict_pages(s, used), used);
 		}
 		if (tick_txn(s) == 0)
 			tick_txn(s);
 		rc = stash_txn(s, puts, which, index, n, now_s, &used);
 	}
-	if (rc == MDB_MAP_FULL) {
-		log_debug("cache: shard full, records not stored");
-		rc = 0;
+	/* Still full: one put alone may be what does not fit (a big value needs
+	 * contiguous pages, which a fragmented map may lack). Each on its own, so
+	 * that only what does not fit is dropped. */
+	for (size_t i = 0; rc == MDB_MAP_FULL && i < n; i++) {
+		if (which[i] != index)
+			continue;
+		int one = stash_txn(s, puts + i, which + i, index, 1, now_s, &used);
+		if (one == MDB_MAP_FULL)
+			log_debug("cache: shard full, a record not stored");
+		else if (one)
+			rc = one;
 	}
+	if (rc == MDB_MAP_FULL)
+		rc = 0;
 	return shard_err(s, rc);
 }
 

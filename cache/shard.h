@@ -42,18 +42,25 @@ struct shard {
 	 * by (epoch - slot) and moves the epoch on after each run. */
 	atomic_uchar *recency;
 	uint32_t recency_mask;
-	atomic_uchar epoch;
+	atomic_uchar epoch; /* moved on by each eviction and each 1/64 of the map written */
 	atomic_bool damage_logged;
-	/* Eviction state, touched only inside a write transaction: LMDB's writer
-	 * lock guards it. On cache lines of its own, away from what readers load. */
+	/* Eviction state. The hand and rng are touched only inside a write
+	 * transaction (LMDB's writer lock guards them); the two counters also
+	 * between transactions, by any writing thread: atomics, relaxed (they
+	 * only steer when to evict). On cache lines of their own, away from what
+	 * readers load. */
 	_Alignas(64) struct hand hand;
 	uint64_t rng;
-	size_t high_pages; /* eviction starts above this; learnt from MAP_FULL */
+	atomic_size_t high_pages; /* eviction starts above this; learnt from MAP_FULL */
 	/* Leaf space that the last eviction freed and puts have not used up yet:
 	 * deleting entries here and there leaves pages half empty, not free, so
 	 * the pages in use say that the shard is full when the next puts would
 	 * still find room. No eviction before they have. */
-	size_t credit_bytes;
+	atomic_size_t credit_bytes;
+	size_t written_bytes; /* since the epoch last moved on; under the writer lock */
+	/* One eviction at a time per shard (in this process): two at once would
+	 * each free what was needed, and age the entries twice as fast. */
+	atomic_bool evicting;
 };
 
 /** Open the shard in @dir (created if missing) with a map of @map_bytes. A
