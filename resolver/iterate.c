@@ -603,6 +603,10 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 
 	if (final) {
 		r->result.rcode = RCODE_NOERROR;
+		/* a wildcard expansion comes with the proof that the name itself
+		 * does not exist (RFC 4035 5.3.4): the validator needs it */
+		if (!add_denial_proofs(r, auth))
+			return REPLY_FAIL;
 		return REPLY_DONE;
 	}
 	if (n_chain > 0 && r->n_cnames >= CNAME_CHAIN_MAX) {

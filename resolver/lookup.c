@@ -218,8 +218,10 @@ enum step resolve_run(struct request *req)
 			}
 			req->result = res;
 		}
+		bool bogus = r->result.bogus;
 		resolution_unref(r);
-		if (res && res->rcode == RCODE_SERVFAIL && w->cfg->serve_stale_s)
+		/* stale data stands in for unreachable servers, never for bogus data */
+		if (res && res->rcode == RCODE_SERVFAIL && !bogus && w->cfg->serve_stale_s)
 			serve_stale(req, res);
 		return res ? STEP_NEXT : STEP_FAIL;
 	}

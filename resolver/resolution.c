@@ -267,6 +267,9 @@ void resolution_finish(struct resolution *r, uint8_t rcode, uint16_t ede, const 
 			/* a failed key fetch explains the parent's failure best (EDE) */
 			if (r->v.reason != DNSSEC_R_NONE && wt->parent->v.reason == DNSSEC_R_NONE)
 				wt->parent->v.reason = r->v.reason;
+			if (r->v.insecure_reason != DNSSEC_R_NONE &&
+			    wt->parent->v.insecure_reason == DNSSEC_R_NONE)
+				wt->parent->v.insecure_reason = r->v.insecure_reason;
 			detach_child(wt->parent, r);
 			wake_resolution(r->w, wt->parent);
 		}

@@ -147,6 +147,7 @@ struct resolution {
 		bool started;
 		struct dnssec_budget budget;
 		enum dnssec_reason reason;   /* the first reason for BOGUS */
+		enum dnssec_reason insecure_reason; /* why INSECURE, when an EDE says it */
 		uint8_t n_fetched;
 		uint8_t fetched[VALIDATE_FETCHES_MAX][NAME_MAX_WIRE]; /* DNSKEY/DS asked for */
 		uint16_t fetched_type[VALIDATE_FETCHES_MAX];

@@ -25,6 +25,7 @@ struct rrset {
 	uint8_t *sigs;
 	uint32_t sigs_len;
 	uint8_t verdict;  /* enum verdict (cache/cache.h) */
+	uint8_t wildcard_labels; /* validated as a wildcard expansion: the RRSIG labels; else 0 */
 	const uint8_t *zone; /* from a reply: the zone cut it came from (its bailiwick) */
 };
 

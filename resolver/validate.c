@@ -150,12 +150,23 @@ static void set_reason(struct resolution *r, enum dnssec_reason why)
 		r->v.reason = why;
 }
 
+/* Why something is insecure rather than secure (EDE 1, 2, 27), if we know. */
+static void set_insecure_reason(struct resolution *r, enum dnssec_reason why)
+{
+	if (r->v.insecure_reason == DNSSEC_R_NONE && dnssec_reason_ede(why) != EDE_NONE)
+		r->v.insecure_reason = why;
+}
+
 /* A verdict for one RRset; ST_PENDING when keys are being fetched. */
 static enum status check_rrset(struct resolution *r, struct rrset *s, struct dnssec_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	if (s->verdict != VERDICT_NONE)
-		return from_entry_verdict(s->verdict); /* from the cache, or done before */
+	if (s->verdict != VERDICT_NONE) {
+		/* from the cache, or judged on an earlier pass (keep what it found) */
+		res->wildcard = s->wildcard_labels != 0;
+		res->wildcard_labels = s->wildcard_labels;
+		return from_entry_verdict(s->verdict);
+	}
 	const uint8_t *zone = zone_of(r, s);
 	enum dnssec_reason why = DNSSEC_R_NONE;
 	if (!zone) {
@@ -186,7 +197,11 @@ static enum status check_rrset(struct resolution *r, struct rrset *s, struct dns
 						    &r->v.budget, res);
 	if (v == DNSSEC_BOGUS)
 		set_reason(r, res->reason);
+	if (v == DNSSEC_INSECURE)
+		set_insecure_reason(r, res->reason);
 	s->verdict = (uint8_t)to_verdict(v);
+	if (v == DNSSEC_SECURE && res->wildcard)
+		s->wildcard_labels = res->wildcard_labels ? res->wildcard_labels : 0xff;
 	if (v == DNSSEC_SECURE && res->ttl_cap_s < s->ttl_s)
 		s->ttl_s = res->ttl_cap_s; /* RFC 4035 5.3.3 */
 	return from_entry_verdict(s->verdict);
@@ -258,7 +273,9 @@ static void store_verdicts(struct resolution *r, enum status overall, const uint
 		list = c;
 	}
 	for (struct rrset *s = r->result.authority; s; s = s->next) {
-		if (s->type != TYPE_NSEC && s->type != TYPE_NSEC3)
+		/* the proofs and the SOA, for aggressive negative answers (RFC 8198) */
+		if ((s->type != TYPE_NSEC && s->type != TYPE_NSEC3 && s->type != TYPE_SOA) ||
+		    s->verdict == VERDICT_NONE)
 			continue;
 		struct rrset *c = rrset_copy(r->arena, s);
 		if (!c)
@@ -321,6 +338,8 @@ static enum status own_keys(struct resolution *r)
 		keys->ttl_s = res.ttl_cap_s;
 	if (v == DNSSEC_BOGUS)
 		set_reason(r, res.reason);
+	if (v == DNSSEC_INSECURE)
+		set_insecure_reason(r, res.reason);
 	return from_entry_verdict(keys->verdict);
 }
 
@@ -344,13 +363,11 @@ static enum status check_denial(struct resolution *r, const uint8_t *name, enum 
 		return so_far;
 	const uint8_t *zone;
 	struct rrset *proofs = secure_proofs(r, &zone);
-	if (!proofs || !zone) {
-		set_reason(r, DNSSEC_R_NSEC_MISSING);
-		return ST_BOGUS;
-	}
-	struct dnssec_denial d;
+	struct dnssec_denial d = { .reason = DNSSEC_R_NSEC_MISSING };
 	enum dnssec_verdict v;
-	if (!negative)
+	if (!proofs || !zone)
+		v = DNSSEC_BOGUS;
+	else if (!negative)
 		v = dnssec_prove_wildcard(name, wildcard_labels, zone, proofs, &r->v.budget, &d);
 	else if (r->result.rcode == RCODE_NXDOMAIN)
 		v = dnssec_prove_nxdomain(name, zone, proofs, &r->v.budget, &d);
@@ -358,6 +375,15 @@ static enum status check_denial(struct resolution *r, const uint8_t *name, enum 
 		v = dnssec_prove_nodata(name, r->qtype, zone, proofs, &r->v.budget, &d);
 	if (v == DNSSEC_BOGUS)
 		set_reason(r, d.reason);
+	if (v == DNSSEC_INSECURE)
+		set_insecure_reason(r, d.reason);
+	if (v == DNSSEC_BOGUS && !negative) {
+		/* the wildcard expansion is not proven: its data is bogus too, however
+		 * well signed (RFC 4035 5.3.4) */
+		for (struct rrset *s = r->result.answer; s; s = s->next)
+			if (name_equal(s->owner, name))
+				s->verdict = VERDICT_BOGUS;
+	}
 	return v == DNSSEC_SECURE ? ST_SECURE : v == DNSSEC_BOGUS ? ST_BOGUS : ST_INSECURE;
 }
 
@@ -406,6 +432,12 @@ enum step validate_run(struct resolution *r)
 
 	store_verdicts(r, overall, name);
 	r->result.secure = overall == ST_SECURE;
+	if (overall == ST_INSECURE && r->v.insecure_reason != DNSSEC_R_NONE &&
+	    r->result.ede == EDE_NONE) {
+		/* RFC 8914: say why it could not be validated (EDE 1, 2, 27) */
+		r->result.ede = dnssec_reason_ede(r->v.insecure_reason);
+		r->result.ede_text = dnssec_reason_text(r->v.insecure_reason);
+	}
 	if (overall == ST_BOGUS) {
 		/* RFC 4035 5.5: bogus is SERVFAIL; a CD client still gets the data */
 		log_debug("resolution depth %d: DNSSEC bogus (%s)", r->depth,

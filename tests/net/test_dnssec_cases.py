@@ -119,10 +119,9 @@ def test_do_returns_the_denial_proof_with_its_rrsigs(ternd, name, proof):
 
 @pytest.mark.parametrize("zone,proof", [("wild-nsec.test", "NSEC"), ("wild-nsec3.test", "NSEC3")])
 @pytest.mark.parametrize("when", [
-    pytest.param("first", marks=pytest.mark.xfail(strict=True,
-                                                   reason=dc.BUG_WILDCARD_PROOF_DROPPED)),
-    pytest.param("cached", marks=pytest.mark.xfail(strict=True, reason=(
-        dc.BUG_WILDCARD_PROOF_DROPPED + "; and " + dc.BUG_CACHED_WILDCARD_WITHOUT_PROOF)))])
+    "first",
+    pytest.param("cached", marks=pytest.mark.xfail(strict=True,
+                                                    reason=dc.BUG_CACHED_WILDCARD_WITHOUT_PROOF))])
 def test_do_returns_the_proof_of_a_wildcard_expansion(ternd, zone, proof, when):
     # RFC 4035 3.1.3.3, RFC 5155 7.2.6: the record that proves no closer match
     t = ternd()
@@ -143,8 +142,7 @@ CACHED = [dc.case("www.rsasha512.test", "A", "NOERROR", True),
           dc.case("www.ecdsap384.test", "MX", "NOERROR", True),
           dc.case("nx.rsa.test", "A", "NXDOMAIN", True),
           dc.case("foo.wild-nsec.test", "MX", "NOERROR", True),
-          dc.case("foo.wild-nsec3.test", "A", "NOERROR", True, data_from="*.wild-nsec3.test",
-                  bug=dc.BUG_WILDCARD_PROOF_DROPPED)]
+          dc.case("foo.wild-nsec3.test", "A", "NOERROR", True, data_from="*.wild-nsec3.test")]
 
 
 @pytest.mark.parametrize("c", dc.params(CACHED))
