@@ -501,6 +501,7 @@ int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, ui
 	if (!which)
 		return -ENOMEM;
 	bool touched[CACHE_SHARDS_MAX] = { false };
+	unsigned first = NO_SHARD;
 	/* A bad put (say, an RR of reserved type 0 from a hostile upstream) costs
 	 * only itself, not the rest of the batch. */
 	size_t n_bad = 0;
@@ -520,13 +521,19 @@ int cache_stash_many(struct cache *c, const struct cache_put *puts, size_t n, ui
 			continue;
 		}
 		which[i] = (uint8_t)pick_domain(c, key + 1, domain_len);
+		if (first == NO_SHARD)
+			first = which[i];
 		touched[which[i]] = true;
 	}
-	/* One transaction per shard touched, in shard order; a failing shard does
-	 * not keep the others from storing their part. */
+	/* One transaction per shard touched, from the shard of the first put on:
+	 * two threads whose batches span several shards then mostly write to
+	 * different ones at a time, instead of queueing behind each other shard
+	 * after shard. A failing shard does not keep the others from storing
+	 * their part. */
 	int rc = 0;
 	uint64_t written = 0;
-	for (unsigned i = 0; i < c->n_shards; i++) {
+	for (unsigned turn = 0; first != NO_SHARD && turn < c->n_shards; turn++) {
+		unsigned i = (first + turn) % c->n_shards;
 		if (!touched[i])
 			continue;
 		int shard_rc = shard_stash(&c->shards[i], puts, which, (uint8_t)i, n, now_s);
