@@ -143,12 +143,20 @@ int doh_parse(const struct http_req *r, const char *path, struct doh_query *q)
 	size_t plen = strlen(path);
 	const char *query = NULL;
 	if (strncmp(r->path, path, plen) != 0 ||
-	    (r->path[plen] != '\0' && r->path[plen] != '?')) {
+	    (r->path[plen] != '\0' && r->path[plen] != '?' && r->path[plen] != '/')) {
 		q->reason = "not found";
 		return 404;
 	}
-	if (r->path[plen] == '?')
-		query = r->path + plen + 1;
+	/* the endpoint: the configured path, or a path below it (tenants) */
+	size_t elen = strcspn(r->path, "?");
+	if (elen >= sizeof(q->endpoint) || (elen > plen && elen == plen + 1)) {
+		q->reason = "not found";
+		return 404;
+	}
+	memcpy(q->endpoint, r->path, elen);
+	q->endpoint[elen] = '\0';
+	if (r->path[elen] == '?')
+		query = r->path + elen + 1;
 	bool want_json = media_is(r->accept, DOH_JSON_TYPE);
 	if (r->method == VERB_GET || r->method == VERB_HEAD) {
 		size_t len;

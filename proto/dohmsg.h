@@ -17,13 +17,17 @@
 #define DOH_MEDIA_TYPE "application/dns-message"
 #define DOH_JSON_TYPE "application/dns-json"
 
+#define DOH_ENDPOINT_MAX 128 /* longer sub-paths get 404 */
+
 struct doh_query {
 	uint8_t wire[HTTP_BODY_MAX]; /* the DNS query */
 	size_t len;
 	bool json;                   /* answer in the JSON form */
+	char endpoint[DOH_ENDPOINT_MAX]; /* the path without its query: @path or a path below it */
 	const char *reason;          /* with a status other than 200: why, in a few words */
 };
 
-/** Parse @r against the endpoint @path. Returns 200 with @q filled, or the
+/** Parse @r against the endpoint @path (or a sub-path "@path/NAME", for
+ * policy tenants by path, e.g. /dns-query/family). Returns 200 with @q filled, or the
  * 4xx status to answer with (q->reason set). */
 int doh_parse(const struct http_req *r, const char *path, struct doh_query *q);

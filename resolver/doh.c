@@ -57,11 +57,18 @@ struct doh_pending {
 	struct doh_conn *c;
 	struct http_req *hreq; /* NULL once the stream is gone */
 	bool json;
+	char endpoint[DOH_ENDPOINT_MAX];
 };
 
 static void doh_reply(struct request *req);
 
-static const struct transport doh_transport = { "doh", doh_reply };
+static const char *doh_path(const struct request *req)
+{
+	const struct doh_pending *p = req->tx_ctx;
+	return p->endpoint;
+}
+
+static const struct transport doh_transport = { "doh", doh_reply, doh_path };
 
 static void conn_unref(struct doh_conn *c)
 {
@@ -137,6 +144,7 @@ static void on_http_request(void *owner, struct http_req *hreq)
 	p->c = c;
 	p->hreq = hreq;
 	p->json = q.json;
+	memcpy(p->endpoint, q.endpoint, sizeof(p->endpoint));
 	hreq->owner_data = p;
 	c->refs++;
 	c->n_inflight++;

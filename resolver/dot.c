@@ -30,7 +30,7 @@ struct dot_conn {
 
 static void dot_reply(struct request *req);
 
-static const struct transport dot_transport = { "dot", dot_reply };
+static const struct transport dot_transport = { "dot", dot_reply, NULL };
 
 static void dot_unref(struct dot_conn *c)
 {

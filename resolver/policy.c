@@ -214,8 +214,11 @@ static int q_index(lua_State *L)
 	} else if (strcmp(k, "transport") == 0) {
 		lua_pushstring(L, transport_name(req));
 	} else if (strcmp(k, "path") == 0) {
-		/* the DoH request path: not exposed by the DoH transport yet */
-		lua_pushnil(L);
+		const char *path = req->tx && req->tx->path ? req->tx->path(req) : NULL;
+		if (path)
+			lua_pushstring(L, path);
+		else
+			lua_pushnil(L);
 	} else if (strcmp(k, "labels") == 0) {
 		lua_createtable(L, 4, 0);
 		const uint8_t *p = q->qname;
@@ -750,10 +753,15 @@ static int tenant_of(const struct worker *w, const struct request *req)
 {
 	const struct config *cfg = w->cfg;
 	int best = -1, best_bits = -1;
+	const char *path = req->tx && req->tx->path ? req->tx->path(req) : NULL;
 	for (int i = 0; i < cfg->n_tenants; i++) {
 		const struct tenant *t = &cfg->tenants[i];
-		if (t->path)
-			continue; /* by DoH path: the transport does not give it yet */
+		if (t->path) {
+			/* by DoH path: an exact endpoint beats any client prefix */
+			if (path && strcmp(t->path, path) == 0)
+				return i;
+			continue;
+		}
 		int bits = prefixset_match(t->clients, (const struct sockaddr *)&req->peer);
 		if (bits > best_bits) {
 			best = i;

@@ -28,6 +28,8 @@ struct request;
 struct transport {
 	const char *name; /* "dot", "doh"...: for policy and statistics, never logged with names */
 	void (*reply)(struct request *req);
+	/* DoH: the request's path ("/dns-query", "/dns-query/family"); may be NULL */
+	const char *(*path)(const struct request *req);
 };
 
 struct request {
