@@ -407,6 +407,14 @@ static int set_tls_key(struct loader *l, const char *v)
 	return set_string(l, &l->c->tls_key_path, v);
 }
 
+static int set_ddr_name(struct loader *l, const char *v)
+{
+	uint8_t name[NAME_MAX_WIRE];
+	if (name_from_text(v, name) < 0 || name[0] == 0)
+		return fail(l, "'%s' is not a domain name", v);
+	return set_string(l, &l->c->ddr_name, v);
+}
+
 static int set_doh_path(struct loader *l, const char *v)
 {
 	/* an absolute path without query or fragment (RFC 8484 4.1: the URI template's path) */
@@ -685,6 +693,8 @@ static const struct key keys[] = {
 	{ "tls-cert", "FILE", false, set_tls_cert, "PEM certificate chain for tls:// and https://" },
 	{ "tls-key", "FILE", false, set_tls_key, "PEM private key of --tls-cert" },
 	{ "doh-path", "PATH", false, set_doh_path, "DoH URI path; default /dns-query" },
+	{ "ddr-name", "NAME", false, set_ddr_name,
+	  "the name in the TLS certificate: answer _dns.resolver.arpa SVCB (RFC 9462); default off" },
 	{ "http-proxy", "PREFIX", false, set_http_proxy,
 	  "reverse proxy allowed on http:// listeners; repeatable; default loopback" },
 	{ "http-streams-max", "N", false, set_http_streams_max,
@@ -1117,6 +1127,8 @@ void config_free(struct config *c)
 	free(c->config_path);
 	free(c->root_hints_path);
 	free(c->trust_anchor_path);
+	free(c->ddr_name);
+	c->ddr_name = NULL;
 	trust_anchors_free(&c->anchors);
 	free(c->cache_dir);
 	free(c->tls_cert_path);

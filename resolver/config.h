@@ -63,6 +63,7 @@ struct config {
 	struct hint hints[CONFIG_HINTS_MAX];
 	int n_hints;            /* loaded from root_hints_path */
 	bool hints_on_loopback; /* every hint address is loopback: allow loopback upstreams */
+	char *ddr_name;         /* --ddr-name NAME: RFC 9462 discovery, off when NULL */
 	bool dnssec;            /* --dnssec yes|no; default yes */
 	char *trust_anchor_path; /* --trust-anchor FILE; NULL: /usr/share/dns/root.key */
 	struct trust_anchors anchors; /* loaded from it, plus --negative-trust-anchor NAMEs */

@@ -1,6 +1,6 @@
 /* resolver/pipeline: the request path, in order. Start reading here.
  *
- *   request    (one client message):  admit -> policy -> lookup --hit--> filter -> answer
+ *   request    (one client message):  admit -> policy -> local -> lookup --hit--> filter -> answer
  *                                                                \-miss: resolve (wait) -> filter -> answer
  *   resolution (name, type):          iterate -> validate -> finish (wake every waiter)
  *
@@ -15,6 +15,7 @@
 #include "resolver/admit.h"
 #include "resolver/answer.h"
 #include "resolver/iterate.h"
+#include "resolver/local.h"
 #include "resolver/lookup.h"
 #include "resolver/policy.h"
 #include "resolver/request.h"
@@ -30,6 +31,7 @@ struct request_stage {
 static const struct request_stage request_stages[] = {
 	{ "admit", admit_run },     /* admit.c: ACL, opcode, class, EDNS version */
 	{ "policy", policy_query_run }, /* policy.c: the script's on_query (optional) */
+	{ "local", local_run },     /* local.c: resolver.arpa (DDR), localhost */
 	{ "lookup", lookup_run },   /* lookup.c: answer from cache/ when fresh */
 	{ "resolve", resolve_run }, /* lookup.c: wait on a (coalesced) resolution */
 	{ "filter", policy_answer_run }, /* policy.c: the script's on_answer (optional) */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache/cache.h"
 #include "resolver/fastpath.h"
 #include "resolver/request.h"
 #include "resolver/worker.h"
@@ -30,6 +31,8 @@ static void on_readable(uv_poll_t *p, int status, int events)
 		int n = recvmmsg(ul->fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
+		/* one snapshot of the cache for the batch: no renew per lookup */
+		bool held = cache_read_hold(w->cache) == 0;
 		int n_out = 0;
 		for (int i = 0; i < n; i++) {
 			if (in[i].msg_hdr.msg_flags & MSG_TRUNC)
@@ -52,6 +55,8 @@ static void on_readable(uv_poll_t *p, int status, int events)
 			out[n_out].msg_hdr.msg_iovlen = 1;
 			n_out++;
 		}
+		if (held)
+			cache_read_release(w->cache);
 		for (int sent = 0; sent < n_out;) {
 			int k = sendmmsg(ul->fd, out + sent, (unsigned)(n_out - sent), MSG_DONTWAIT);
 			if (k <= 0) {
