@@ -818,6 +818,76 @@ int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct 
 	return 0;
 }
 
+/* ---- the NSEC chain of a zone (RFC 8198) ---------------------------------- */
+
+#define NSEC_SCAN_MAX 64 /* keys looked at backwards before giving up */
+#define TYPE_NSEC 47     /* RFC 4034 4 */
+
+int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, uint64_t now_s,
+		    struct arena *a, uint8_t owner_out[255], struct cache_entry *out)
+{
+	uint8_t zkey[KEY_MAX];
+	int zlen = key_prefix(zkey, zone, true);
+	if (zlen < 0)
+		return zlen;
+	/* only below a name of two labels is the zone's chain in one shard */
+	if (key_depth(zkey, (size_t)zlen) < 2)
+		return TERN_ENOTFOUND;
+	uint8_t key[KEY_DB_MAX];
+	size_t domain_len;
+	int len = key_locate(key, name, TYPE_NSEC, &domain_len);
+	if (len < 0)
+		return len;
+	if ((size_t)len < 1 + (size_t)zlen || memcmp(key + 1, zkey, (size_t)zlen) != 0)
+		return TERN_ENOTFOUND; /* not in the zone */
+	unsigned i = pick_domain(c, key + 1, domain_len);
+	struct shard *s = &c->shards[i];
+	struct readers *r;
+	int rc;
+	MDB_txn *txn = reader_begin(c, i, &rc, &r);
+	if (!txn)
+		return shard_err(s, rc);
+	MDB_cursor *cur = reader_cuts(r, i, txn, &rc);
+	if (!cur) {
+		reader_end(r, i);
+		return shard_err(s, rc);
+	}
+	/* FORMAT: cache-key: the greatest key at or before (name, NSEC), then
+	 * backwards through the zone's keys to the first NSEC: its owner is the
+	 * canonical predecessor (or the name itself) among the cached NSECs */
+	MDB_val k = { (size_t)len, key }, v;
+	int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (mrc == 0 && !(k.mv_size == (size_t)len && memcmp(k.mv_data, key, (size_t)len) == 0))
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	else if (mrc == MDB_NOTFOUND)
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	rc = TERN_ENOTFOUND;
+	for (int n = 0; mrc == 0 && n < NSEC_SCAN_MAX; n++) {
+		const uint8_t *kd = k.mv_data;
+		if (k.mv_size < 1 + (size_t)zlen + 3 || kd[0] != KEY_SPACE_RRSETS ||
+		    memcmp(kd + 1, zkey, (size_t)zlen) != 0)
+			break; /* left the zone */
+		uint16_t type;
+		uint8_t owner[KEY_NAME_MAX];
+		if (key_decode(kd + 1, k.mv_size - 1, owner, &type) > 0 && type == TYPE_NSEC) {
+			struct cache_entry e;
+			uint64_t expire_at_s;
+			if (cache_entry_decode(v.mv_data, v.mv_size, TYPE_NSEC, &e, &expire_at_s) == 0 &&
+			    entry_usable(&e, expire_at_s, now_s, false, 0)) {
+				memcpy(owner_out, owner, (size_t)key_name_len(owner, KEY_NAME_MAX));
+				struct copy cp = { a, out };
+				rc = copy_out(&cp, &e);
+			}
+			break; /* the closest NSEC decides, fresh or not */
+		}
+		mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	if (mrc && mrc != MDB_NOTFOUND)
+		rc = shard_err(s, mrc);
+	reader_end(r, i);
+	return rc;
+}
+
 /* ---- counting, removing -------------------------------------------------- */
 
 size_t cache_count(struct cache *c)

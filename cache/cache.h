@@ -179,6 +179,15 @@ int cache_find_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64
 int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct arena *a,
 		   uint8_t zone_out[255], struct cache_entry *ns_out);
 
+/** For aggressive negative caching (RFC 8198): the fresh NSEC RRset of zone
+ * @zone whose owner is @name or its closest canonical predecessor among the
+ * cached NSECs of the zone (RFC 4034 6.1). Its owner goes to @owner_out
+ * (lowercased wire form), its entry to @out as cache_find() would.
+ * Only zones of two labels and more (the zone's keys share a shard).
+ * Returns 0, TERN_ENOTFOUND or a negative error. */
+int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, uint64_t now_s,
+		    struct arena *a, uint8_t owner_out[255], struct cache_entry *out);
+
 /** Remove every entry at @name and, if @subtree, below it. Returns the count or an error. */
 int cache_remove(struct cache *c, const uint8_t *name, bool subtree);
 

@@ -240,3 +240,42 @@ bool key_type(const uint8_t *key, size_t len, uint16_t *type)
 	*type = (uint16_t)(key[len - 2] << 8 | key[len - 1]);
 	return true;
 }
+
+int key_decode(const uint8_t *key, size_t len, uint8_t out[KEY_NAME_MAX], uint16_t *type)
+{
+	/* FORMAT: cache-key: labels from the root down, each ended by SEP, with
+	 * 0x00 and 0x01 escaped as ESC+1, ESC+2; then END and the type. The
+	 * labels come out reversed, so they are written from the end of a
+	 * scratch buffer and moved into place. */
+	uint8_t tmp[KEY_NAME_MAX];
+	size_t w = sizeof(tmp) - 1;
+	tmp[w] = 0; /* the root label */
+	size_t pos = 0;
+	while (pos < len && key[pos] != KEY_END) {
+		uint8_t label[KEY_LABEL_MAX];
+		size_t n = 0;
+		while (pos < len && key[pos] != KEY_SEP) {
+			uint8_t c = key[pos++];
+			if (c == KEY_ESC) {
+				if (pos >= len || key[pos] < 1 || key[pos] > 2)
+					return TERN_EMALFORMED;
+				c = (uint8_t)(key[pos++] - 1);
+			}
+			if (n == KEY_LABEL_MAX)
+				return TERN_EMALFORMED;
+			label[n++] = c;
+		}
+		if (pos >= len || n == 0 || w < n + 1)
+			return TERN_EMALFORMED;
+		pos++; /* SEP */
+		w -= n;
+		memcpy(tmp + w, label, n);
+		tmp[--w] = (uint8_t)n;
+	}
+	if (pos + 3 != len)
+		return TERN_EMALFORMED; /* END and two bytes of type */
+	*type = (uint16_t)(key[pos + 1] << 8 | key[pos + 2]);
+	size_t name_len = sizeof(tmp) - w;
+	memcpy(out, tmp + w, name_len);
+	return (int)name_len;
+}

@@ -27,6 +27,10 @@ int key_name_len(const uint8_t *name, size_t avail);
  * Returns the key's length, or TERN_EMALFORMED (see key_name_len()). */
 int key_encode(uint8_t out[KEY_MAX], const uint8_t *name, uint16_t type);
 
+/** The owner name (lowercased, wire form) and type of the key @key (@len
+ * bytes, without a space byte). Returns the name's length or TERN_EMALFORMED. */
+int key_decode(const uint8_t *key, size_t len, uint8_t out[KEY_NAME_MAX], uint16_t *type);
+
 /** Encode into @out the prefix shared by every key at @name (all types) or, if
  * @subtree, by every key at and below @name. The prefix of the root's subtree
  * is empty (length 0): every key has it.

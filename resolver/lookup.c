@@ -1,6 +1,7 @@
 /* resolver/lookup: the cache stage of a request, and the resolve stage that
  * parks a request on a resolution when the cache cannot answer. */
 #include "resolver/lookup.h"
+#include "resolver/aggressive.h"
 
 #include <string.h>
 
@@ -150,6 +151,19 @@ enum step lookup_run(struct request *req)
 		    resolution_wants_prefetch(last->ttl_s, last->orig_ttl_s))
 			resolution_prefetch(w, last->owner, last->type);
 		return STEP_ANSWER;
+	}
+	if (o == LOOKUP_PARTIAL && n_cnames == 0 && opts.validating && !opts.cd) {
+		/* RFC 8198: a cached, validated NSEC may prove it does not exist */
+		struct result *neg = arena_zalloc(req->arena, sizeof(*neg));
+		if (neg) {
+			neg->ede = EDE_NONE;
+			if (aggressive_lookup(w->cache, req->arena, clock_wall_s(), sname, req->q.qtype,
+					      opts.dnssec_ok, neg) == LOOKUP_COMPLETE) {
+				w->stats.cache_hits++;
+				req->result = neg;
+				return STEP_ANSWER;
+			}
+		}
 	}
 	w->stats.cache_misses++;
 	return STEP_NEXT;

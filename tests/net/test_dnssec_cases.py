@@ -171,7 +171,6 @@ def test_cached_secure_answer_with_do_sends_nothing_upstream(ternd, simnet, capt
     assert capture.queries == [], "a secure cache hit must not ask upstream"
 
 
-@pytest.mark.xfail(strict=True, reason=dc.BUG_NO_AGGRESSIVE_NSEC)
 def test_aggressive_nsec_answers_a_covered_name_from_the_cache(ternd, capture):
     # signed.test's NSEC ns2 -> www covers nx and ny; the apex NSEC covers *.signed.test.
     t = ternd()
@@ -181,3 +180,18 @@ def test_aggressive_nsec_answers_a_covered_name_from_the_cache(ternd, capture):
     r = t.query("ny.signed.test", "A", dnssec=True)
     assert r.rcode() == dns.rcode.NXDOMAIN and r.flags & dns.flags.AD, r
     assert capture.queries == [], "RFC 8198: the cached NSEC proves ny.signed.test absent"
+
+
+def test_aggressive_nsec_answers_nodata_and_plain_clients_too(ternd, capture):
+    # RFC 8198 5.1: the NSEC at www.signed.test lists its types; other types are NODATA
+    t = ternd()
+    r = t.query("www.signed.test", "MX", dnssec=True)
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer and r.flags & dns.flags.AD
+    capture.clear()
+    r = t.query("www.signed.test", "SRV", ad=True)
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer and r.flags & dns.flags.AD, r
+    assert any(rrset.rdtype == dns.rdatatype.SOA for rrset in r.authority), r
+    assert capture.queries == [], "the cached NSEC at the name proves the type absent"
+    # a name with data under it is not NXDOMAIN: the NSEC must really cover it
+    r = t.query("www.signed.test", "A", ad=True)
+    assert r.rcode() == dns.rcode.NOERROR and r.answer
