@@ -185,6 +185,26 @@ static bool cut_has_addrs(const struct resolution *r)
 	return false;
 }
 
+/* Replace the cut by the closest one above it (in the cache, or the hints). */
+static bool cut_above(struct resolution *r)
+{
+	uint8_t parent[NAME_MAX_WIRE];
+	const uint8_t *p = name_parent(r->cut.zone);
+	if (!p)
+		return false;
+	memcpy(parent, p, name_len(p));
+	uint8_t zone[NAME_MAX_WIRE];
+	struct cache_entry e;
+	if (cache_find_cut(r->w->cache, parent, clock_wall_s(), r->arena, zone, &e) == 0 &&
+	    cut_from_entry(r, zone, &e)) {
+		cut_entered(r);
+		return true;
+	}
+	cut_from_hints(r);
+	cut_entered(r);
+	return true;
+}
+
 enum find_cut { CUT_FOUND, CUT_NEED_PRIMING };
 
 static enum find_cut find_cut(struct resolution *r)
@@ -711,8 +731,18 @@ enum step iterate_run(struct resolution *r)
 				r->istate = ITER_SEND;
 				break;
 			}
-			if (fetch_addrs(r) == 0 && r->n_children == 0)
+			if (fetch_addrs(r) == 0 && r->n_children == 0) {
+				/* the glue of in-zone NS names expired or was evicted while
+				 * the NS set was kept: ask the parent again, whose referral
+				 * brings the glue back */
+				if (r->cut.zone[0] != 0 && r->cut.n_fetches == 0 &&
+				    r->n_redelegations < REDELEGATIONS_MAX &&
+				    cut_above(r)) {
+					r->n_redelegations++;
+					break;
+				}
 				return fail(r, EDE_NO_REACHABLE_AUTHORITY, "no usable server address");
+			}
 			r->istate = ITER_WAIT_ADDRS;
 			return STEP_WAIT;
 		}

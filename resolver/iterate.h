@@ -12,6 +12,7 @@
 #define ADDR_TRIES_MAX 2     /* queries to one address per step */
 #define QMIN_ONE_LABEL 4     /* RFC 9156 MINIMISE_ONE_LAB */
 #define QMIN_STEPS_MAX 10    /* RFC 9156 MAX_MINIMISE_COUNT */
+#define REDELEGATIONS_MAX 2  /* cuts given up for the parent's when their glue is gone */
 
 struct resolution;
 

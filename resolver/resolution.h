@@ -133,6 +133,7 @@ struct resolution {
 	int qmin_steps;           /* minimised queries sent at this cut */
 	bool primed;              /* priming was tried; fall back to the hints */
 	int n_referrals;
+	int n_redelegations;
 	struct zone_cut cut;
 	struct upstream_query uq;
 	struct upstream_io *io;   /* the worker's I/O for uq, while in flight */

