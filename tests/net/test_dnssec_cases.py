@@ -158,8 +158,11 @@ def test_cached_secure_answer_has_ad_and_sends_nothing_upstream(ternd, simnet, c
 
 
 @pytest.mark.parametrize("c", dc.params(
-    [c._replace(bug=c.bug or (dc.BUG_DO_NEGATIVE_REFETCH if c.rcode == "NXDOMAIN" or
-                              c.qtype == "MX" else None)) for c in CACHED]))
+    # NSEC zones (ed448.test) are answered with their proofs by aggressive use of
+    # the cached NSECs (RFC 8198); NSEC3 zones and wildcard NODATA are not yet
+    [c._replace(bug=c.bug or (dc.BUG_DO_NEGATIVE_REFETCH if c.qname != "nx.ed448.test" and
+                              (c.rcode == "NXDOMAIN" or c.qtype == "MX") else None))
+     for c in CACHED]))
 def test_cached_secure_answer_with_do_sends_nothing_upstream(ternd, simnet, capture, c):
     t = ternd()
     dc.check(simnet, c, ask(t, c))
