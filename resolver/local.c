@@ -110,7 +110,8 @@ static bool rrset_add(struct request *req, struct rrset *s, const void *rd, size
 	uint8_t *n = arena_alloc(req->arena, s->rdata_len + 2 + len);
 	if (!n || len > UINT16_MAX)
 		return false;
-	memcpy(n, s->rdata, s->rdata_len);
+	if (s->rdata_len)
+		memcpy(n, s->rdata, s->rdata_len);
 	n[s->rdata_len] = (uint8_t)(len >> 8);
 	n[s->rdata_len + 1] = (uint8_t)len;
 	memcpy(n + s->rdata_len + 2, rd, len);
