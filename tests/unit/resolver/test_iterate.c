@@ -910,6 +910,33 @@ static void test_iterate_does_not_use_glue_out_of_bailiwick(void **state)
 	assert_int_equal(harness_count(h, "evil", NULL, 0), 0);
 }
 
+/* A public delegation to a loopback address is an attack or a mistake: with
+ * allow-loopback-upstream off (the default for real root hints), such a server
+ * is never asked, glue or not. */
+static void test_iterate_never_asks_a_loopback_server_unless_allowed(void **state)
+{
+	struct harness *h = *state = harness_new(QMIN_RELAXED);
+	h->cfg.allow_loopback_upstream = false;
+	harness_clear_hints(h);
+	harness_hint(h, "a.root-servers.net.", "192.0.2.1");
+	struct fake_server *root = harness_server(h, "root", "192.0.2.1");
+	fake_zone(root, ".", RRS(". 518400 SOA a.root-servers.net. nstld. 1 1800 900 604800 86400",
+				 ". 518400 NS a.root-servers.net.",
+				 "a.root-servers.net. 518400 A 192.0.2.1",
+				 "com. 172800 NS a.nic.com.",
+				 "a.nic.com. 172800 A 192.0.2.2"));
+	tld(h, "a.nic.com.", "com.", "192.0.2.2");
+	delegate(h, "a.nic.com.", "example.com.", "ns1.example.com.", "127.0.0.66", true,
+		 RRS("www.example.com. 300 A 192.0.2.80"));
+
+	struct resolution *r = harness_resolve(h, "www.example.com.", TYPE_A);
+
+	assert_done(r, RCODE_SERVFAIL);
+	assert_int_equal(r->result.ede, EDE_NO_REACHABLE_AUTHORITY);
+	assert_int_equal(harness_count(h, "ns1.example.com.", NULL, 0), 0);
+	assert_true(harness_count(h, "a.nic.com.", NULL, 0) >= 1); /* it got that far */
+}
+
 /* NXNSAttack (CVE-2020-12662): a delegation to 50 names, none with glue, all of
  * them in a zone of the victim. */
 static void test_iterate_bounds_the_work_of_a_glueless_referral_flood(void **state)
@@ -1121,6 +1148,7 @@ int main(void)
 		T(test_iterate_retries_over_tcp_after_tc_and_uses_the_tcp_answer),
 		T(test_iterate_does_not_cache_records_out_of_bailiwick),
 		T(test_iterate_does_not_use_glue_out_of_bailiwick),
+		T(test_iterate_never_asks_a_loopback_server_unless_allowed),
 		T(test_iterate_bounds_the_work_of_a_glueless_referral_flood),
 		T(test_iterate_does_not_follow_an_upward_referral),
 		T(test_iterate_does_not_follow_a_lateral_referral),
