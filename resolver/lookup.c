@@ -27,6 +27,28 @@ static enum lookup_outcome add_negative(struct arena *a, const struct cache_entr
 	return LOOKUP_COMPLETE;
 }
 
+/* Do the entry's RRSIGs say it was synthesised from a wildcard (RRSIG labels
+ * below the owner's, RFC 4034 3.1.3)? */
+static bool is_wildcard_expansion(const uint8_t *owner, const struct cache_entry *e)
+{
+	if (e->n_sigs == 0)
+		return false;
+	/* FORMAT: cache-payload: n_rdata (u16 len, rdata), then the RRSIGs */
+	uint32_t off = 0;
+	for (uint16_t i = 0; i < e->n_rdata; i++) {
+		if (off + 2 > e->data_len)
+			return false;
+		off += 2u + (uint32_t)(e->data[off] << 8 | e->data[off + 1]);
+	}
+	if (off + 2 + 4 > e->data_len)
+		return false;
+	uint8_t labels = e->data[off + 2 + 3]; /* type covered (2), algorithm, labels */
+	int owner_labels = name_labels(owner);
+	if (owner[0] == 1 && owner[1] == '*')
+		owner_labels--; /* RFC 4034 3.1.3: the '*' label is not counted */
+	return labels < owner_labels;
+}
+
 /* One cache entry, or a miss: data not validated yet (when validating) is a
  * miss, so that it goes through a resolution, which validates it. */
 static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
@@ -39,6 +61,11 @@ static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t no
 		return rc;
 	if (o->validating) {
 		if (e->verdict == VERDICT_NONE || e->verdict == VERDICT_INDETERMINATE)
+			return TERN_ENOTFOUND;
+		/* a wildcard expansion goes to a DO client with the proof that the
+		 * name itself does not exist (RFC 4035 3.1.3.3), which is not cached
+		 * with it: resolve again */
+		if (o->dnssec_ok && e->kind == CACHE_RRSET && is_wildcard_expansion(name, e))
 			return TERN_ENOTFOUND;
 		if (e->verdict != VERDICT_SECURE)
 			res->insecure_seen = true;
