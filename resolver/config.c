@@ -435,6 +435,11 @@ static int set_http_proxy(struct loader *l, const char *v)
 	return 0;
 }
 
+static int set_http_proxy_protocol(struct loader *l, const char *v)
+{
+	return set_yes_no(l, v, &l->c->http_proxy_protocol);
+}
+
 static int set_http_streams_max(struct loader *l, const char *v)
 {
 	return set_u32(l, v, 1, 1000, &l->c->http_streams_max);
@@ -697,6 +702,8 @@ static const struct key keys[] = {
 	  "the name in the TLS certificate: answer _dns.resolver.arpa SVCB (RFC 9462); default off" },
 	{ "http-proxy", "PREFIX", false, set_http_proxy,
 	  "reverse proxy allowed on http:// listeners; repeatable; default loopback" },
+	{ "http-proxy-protocol", "yes|no", false, set_http_proxy_protocol,
+	  "proxies must begin with a PROXY v2 header (else optional); default no" },
 	{ "http-streams-max", "N", false, set_http_streams_max,
 	  "concurrent HTTP/2 streams per connection; default 100" },
 	{ "allow", "PREFIX", false, set_allow, "client prefix; repeatable; default loopback" },

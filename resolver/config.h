@@ -89,6 +89,7 @@ struct config {
 	char *doh_path;         /* --doh-path; default /dns-query */
 	struct prefix http_proxies[CONFIG_ACL_MAX];
 	int n_http_proxies;     /* --http-proxy PREFIX: may connect to http:// listeners */
+	bool http_proxy_protocol; /* --http-proxy-protocol yes|no: proxies must send PROXY v2 */
 	uint32_t http_streams_max; /* --http-streams-max per connection; default 100 */
 	int verbosity;          /* --verbosity 0..3 (error..debug); default 2 (info) */
 	bool check_only;        /* --check-config */

@@ -21,6 +21,7 @@
 #include "proto/http1.h"
 #include "proto/http2.h"
 #include "proto/json.h"
+#include "proto/proxy2.h"
 #include "proto/wire.h"
 #include "resolver/config.h"
 #include "resolver/encrypted.h"
@@ -50,6 +51,8 @@ struct doh_conn {
 	size_t sniff_len;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	struct proxy2 *px;   /* behind a proxy: the PROXY v2 header being read, else NULL */
+	bool proxied;        /* the header gave the client's address: peer is it */
 };
 
 /* One DNS request in flight for one HTTP request. */
@@ -110,13 +113,16 @@ static void respond_error(struct doh_conn *c, struct http_req *hreq, int status,
 	respond(c, hreq, status, h, 2, (const uint8_t *)body, n > 0 ? (size_t)n : 0);
 }
 
-/* The client for ACLs: the peer, or behind a proxy the address it forwarded. */
+/* The client for ACLs: the peer, or behind a proxy the address it forwarded:
+ * in a PROXY v2 header, else in X-Forwarded-For. With a PROXY header the
+ * proxy passes the client's bytes through, so X-Forwarded-For is the client's
+ * own word, never trusted. */
 static void client_addr(const struct doh_conn *c, const struct http_req *hreq,
 			struct sockaddr_storage *ss, socklen_t *len)
 {
 	memcpy(ss, &c->peer, c->peer_len);
 	*len = c->peer_len;
-	if (!c->behind_proxy || !hreq->forwarded_for[0])
+	if (!c->behind_proxy || c->proxied || !hreq->forwarded_for[0])
 		return;
 	struct sockaddr_storage fwd;
 	socklen_t flen;
@@ -256,7 +262,49 @@ static int start_proto(struct doh_conn *c, enum proto proto)
 	return c->h2 || c->h1 ? 0 : -ENOMEM;
 }
 
+static int feed_http(struct doh_conn *c, const uint8_t *p, size_t len);
+
+/* Behind a proxy, first the PROXY v2 header: required with
+ * http-proxy-protocol yes, else taken when the bytes begin with its signature. */
 static int feed(struct doh_conn *c, const uint8_t *p, size_t len)
+{
+	if (!c->px)
+		return feed_http(c, p, len);
+	size_t used = proxy2_feed(c->px, p, len);
+	p += used;
+	len -= used;
+	struct proxy2 *px = c->px;
+	int rc = 0;
+	switch (px->state) {
+	case PROXY2_MORE:
+		return 0;
+	case PROXY2_BAD:
+		log_debug("doh: a malformed PROXY v2 header: connection closed");
+		return -EPROTO;
+	case PROXY2_NONE:
+		if (c->w->cfg->http_proxy_protocol) {
+			log_debug("doh: no PROXY v2 header from the proxy: connection closed");
+			return -EPROTO;
+		}
+		c->px = NULL;
+		rc = feed_http(c, px->buf, px->have);
+		break;
+	case PROXY2_DONE:
+		if (px->has_src) {
+			memcpy(&c->peer, &px->src, px->src_len);
+			c->peer_len = px->src_len;
+			c->proxied = true;
+		}
+		c->px = NULL;
+		break;
+	}
+	free(px);
+	if (rc < 0 || len == 0)
+		return rc;
+	return feed_http(c, p, len);
+}
+
+static int feed_http(struct doh_conn *c, const uint8_t *p, size_t len)
 {
 	if (c->proto == PROTO_UNKNOWN) {
 		/* no ALPN: the HTTP/2 preface, or HTTP/1.1 */
@@ -342,6 +390,8 @@ static void on_closed(struct tls_stream *s)
 {
 	struct doh_conn *c = s->data;
 	c->gone = true;
+	free(c->px);
+	c->px = NULL;
 	h2_free(c->h2); /* every open stream: on_stream_closed() */
 	c->h2 = NULL;
 	if (c->h1) {
@@ -399,6 +449,16 @@ void doh_accept(struct worker *w, uv_stream_t *server, SSL_CTX *ctx, bool behind
 	if (tls_stream_accept(&c->s, &w->loop, server, ctx, w->cfg->tcp_idle_timeout_ms) < 0)
 		return;
 	if (!admitted || tls_stream_peer(&c->s, &c->peer, &c->peer_len) != 0 ||
-	    (behind_proxy && !proxy_allowed(w->cfg, (const struct sockaddr *)&c->peer)))
+	    (behind_proxy && !proxy_allowed(w->cfg, (const struct sockaddr *)&c->peer))) {
 		tls_stream_close(&c->s);
+		return;
+	}
+	if (behind_proxy) {
+		c->px = malloc(sizeof(*c->px));
+		if (!c->px) {
+			tls_stream_close(&c->s);
+			return;
+		}
+		proxy2_init(c->px);
+	}
 }

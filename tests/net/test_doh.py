@@ -8,6 +8,7 @@ ternd can resolve."""
 import base64
 import http.server
 import json
+import struct
 import socket
 import subprocess
 import threading
@@ -320,3 +321,72 @@ def test_curl_doh_url_fetches_a_page(ternd, pki):
             assert net.count(qname="web.victim.") >= 1
     finally:
         srv.shutdown()
+
+
+def proxy_v2(src, dst=None, sport=40000, dport=80, tlvs=b"", cmd=0x21):
+    """A PROXY protocol v2 header (TCP over IPv4 or IPv6) from @src."""
+    fam6 = ":" in src
+    dst = dst or ("::1" if fam6 else "127.0.0.1")
+    packed = (socket.inet_pton(socket.AF_INET6 if fam6 else socket.AF_INET, src)
+              + socket.inet_pton(socket.AF_INET6 if fam6 else socket.AF_INET, dst)
+              + struct.pack("!HH", sport, dport))
+    body = packed + tlvs
+    return (b"\r\n\r\n\x00\r\nQUIT\n" + bytes([cmd, 0x21 if fam6 else 0x11])
+            + struct.pack("!H", len(body)) + body)
+
+
+def http1_over(port, prefix, wire, timeout=5):
+    """@prefix, then a GET over HTTP/1.1 on a new connection; the DNS reply, or
+    None when the connection is closed without one."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(prefix + ("GET /dns-query?dns=%s HTTP/1.1\r\nHost: x\r\n"
+                            "Connection: close\r\n\r\n" % b64(wire)).encode())
+        got = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                got += chunk
+        except ConnectionResetError:
+            pass
+    if not got:
+        return None
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    return dns.message.from_wire(body)
+
+
+@pytest.mark.parametrize("required", [False, True])
+def test_proxy_protocol_v2(ternd, simnet, pki, required):
+    extra = ["--http-proxy-protocol", "yes"] if required else []
+    t = start_encrypted(ternd, pki, *extra, dot=False, http=True, cert=False)
+    wire = query_wire(t, "www.zone001.test")
+    tlvs = b"\x01\x00\x02h2" + b"\xe0\x00\x00"    # ALPN and an empty custom TLV: skipped
+    # the client per the header is outside --allow: REFUSED, whatever X-Forwarded-For says
+    m = http1_over(t.http_port, proxy_v2("198.51.100.7", tlvs=tlvs), wire)
+    assert m.rcode() == dns.rcode.REFUSED
+    # inside: an answer (IPv4 and IPv6 sources)
+    for src in ("127.0.0.9", "::1"):
+        m = http1_over(t.http_port, proxy_v2(src), wire)
+        assert m.rcode() == dns.rcode.NOERROR and m.answer
+    # LOCAL (a health check): the proxy's own address, loopback, allowed
+    m = http1_over(t.http_port, proxy_v2("198.51.100.7", cmd=0x20), wire)
+    assert m.rcode() == dns.rcode.NOERROR
+    # HTTP/2 (h2c) after the header, through H2Client's raw socket
+    c = H2Client(t.http_port, pki, tls=False, prefix=proxy_v2("198.51.100.7"))
+    sid = c.request("GET", "/dns-query?dns=" + b64(wire))
+    c.flush()
+    r = c.wait([sid])[0]
+    assert r["status"] == 200 and dns.message.from_wire(r["body"]).rcode() == dns.rcode.REFUSED
+    c.close()
+    # malformed (version 1 in the binary form; a TLV beyond the header): closed
+    bad = proxy_v2("127.0.0.9")
+    assert http1_over(t.http_port, bad[:12] + b"\x11" + bad[13:], wire) is None
+    assert http1_over(t.http_port, proxy_v2("127.0.0.9", tlvs=b"\x01\x00\x09ab"), wire) is None
+    # no header: closed when required, else plain HTTP as before
+    m = http1_over(t.http_port, b"", wire)
+    if required:
+        assert m is None
+    else:
+        assert m.rcode() == dns.rcode.NOERROR

@@ -133,10 +133,12 @@ class DotClient:
 class H2Client:
     """A small HTTP/2 client over TLS (python3-h2): many streams on one connection."""
 
-    def __init__(self, port, pki, timeout=10, tls=True):
+    def __init__(self, port, pki, timeout=10, tls=True, prefix=b""):
         import h2.config
         import h2.connection
         raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        if prefix:
+            raw.sendall(prefix)   # e.g. a PROXY v2 header, before TLS or h2c
         if tls:
             ctx = pki.client_context(["h2"])
             self.sock = ctx.wrap_socket(raw, server_hostname="localhost")
