@@ -826,6 +826,13 @@ int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct 
 int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, uint64_t now_s,
 		    struct arena *a, uint8_t owner_out[255], struct cache_entry *out)
 {
+	return cache_find_before(c, zone, name, TYPE_NSEC, now_s, a, owner_out, out);
+}
+
+int cache_find_before(struct cache *c, const uint8_t *zone, const uint8_t *name, uint16_t type_want,
+		      uint64_t now_s, struct arena *a, uint8_t owner_out[255],
+		      struct cache_entry *out)
+{
 	uint8_t zkey[KEY_MAX];
 	int zlen = key_prefix(zkey, zone, true);
 	if (zlen < 0)
@@ -835,7 +842,7 @@ int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, u
 		return TERN_ENOTFOUND;
 	uint8_t key[KEY_DB_MAX];
 	size_t domain_len;
-	int len = key_locate(key, name, TYPE_NSEC, &domain_len);
+	int len = key_locate(key, name, type_want, &domain_len);
 	if (len < 0)
 		return len;
 	if ((size_t)len < 1 + (size_t)zlen || memcmp(key + 1, zkey, (size_t)zlen) != 0)
@@ -869,16 +876,16 @@ int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, u
 			break; /* left the zone */
 		uint16_t type;
 		uint8_t owner[KEY_NAME_MAX];
-		if (key_decode(kd + 1, k.mv_size - 1, owner, &type) > 0 && type == TYPE_NSEC) {
+		if (key_decode(kd + 1, k.mv_size - 1, owner, &type) > 0 && type == type_want) {
 			struct cache_entry e;
 			uint64_t expire_at_s;
-			if (cache_entry_decode(v.mv_data, v.mv_size, TYPE_NSEC, &e, &expire_at_s) == 0 &&
+			if (cache_entry_decode(v.mv_data, v.mv_size, type_want, &e, &expire_at_s) == 0 &&
 			    entry_usable(&e, expire_at_s, now_s, false, 0)) {
 				memcpy(owner_out, owner, (size_t)key_name_len(owner, KEY_NAME_MAX));
 				struct copy cp = { a, out };
 				rc = copy_out(&cp, &e);
 			}
-			break; /* the closest NSEC decides, fresh or not */
+			break; /* the closest one decides, fresh or not */
 		}
 		mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
 	}

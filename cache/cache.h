@@ -188,6 +188,12 @@ int cache_find_cut(struct cache *c, const uint8_t *name, uint64_t now_s, struct 
 int cache_find_nsec(struct cache *c, const uint8_t *zone, const uint8_t *name, uint64_t now_s,
 		    struct arena *a, uint8_t owner_out[255], struct cache_entry *out);
 
+/** cache_find_nsec() for entries of type @type (NSEC3 records, whose owners
+ * are hashes under the zone, ordered the same way). */
+int cache_find_before(struct cache *c, const uint8_t *zone, const uint8_t *name, uint16_t type,
+		      uint64_t now_s, struct arena *a, uint8_t owner_out[255],
+		      struct cache_entry *out);
+
 /** Remove every entry at @name and, if @subtree, below it. Returns the count or an error. */
 int cache_remove(struct cache *c, const uint8_t *name, bool subtree);
 
