@@ -20,7 +20,13 @@
 #include <ldns/ldns.h>
 
 #include "base/err.h"
+#include "resolver/policy.h"
 #include "resolver/prefixset.h"
+
+/* Weak, so that a program which links the config loader without the policy
+ * stage (and its libuv and Lua) does not pull resolver/policy.o in for it;
+ * ternd always has it (the pipeline runs the stage). */
+#pragma weak policy_check
 
 /* resolver/Makefile.inc passes -DTERN_VERSION="$(PACKAGE_VERSION)": the
  * autoconf config.h cannot be included by name from here, "config.h" would
@@ -1107,6 +1113,15 @@ enum config_action config_load_io(struct config *c, int argc, char **argv, FILE 
 			report(&l, "%s: no DS or DNSKEY records (or set dnssec no)", ta);
 		if (l.n_errors)
 			goto out;
+	}
+
+	/* the policy scripts compile and their top level runs (as a worker loads them) */
+	if (c->check_only && policy_check) {
+		char why[512];
+		if (policy_check(c, why, sizeof(why)) < 0) {
+			report(&l, "%s", why);
+			goto out;
+		}
 	}
 
 	action = CONFIG_RUN;

@@ -233,6 +233,39 @@ def test_load_error_names_file_and_line(ternd, simnet, tmp_path):
     assert re.search(r"broken\.lua:\d+:", r.stderr), r.stderr
 
 
+def check_config(simnet, tmp_path, *flags):
+    binary = os.environ.get("TERND")
+    if not binary:
+        pytest.skip("needs TERND")
+    return subprocess.run([binary, "--check-config", "--root-hints", simnet.root_hints,
+                           "--dnssec", "no", "--cache-dir", str(tmp_path / "c")] + list(flags),
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=10)
+
+
+def test_check_config_compiles_the_scripts(simnet, tmp_path):
+    good = write(tmp_path, "good.lua", "function on_query(q) return tern.pass() end\n")
+    broken = write(tmp_path, "broken.lua", "function on_query(q)\n  return tern.pass(\nend\n")
+    # a top level that fails when it runs, not when it compiles
+    late = write(tmp_path, "late.lua", "local x = 1\nlocal s = tern.nameset('%s')\n"
+                 "function on_query(q) end\n" % (tmp_path / "missing.txt"))
+    r = check_config(simnet, tmp_path, "--policy", good)
+    assert r.returncode == 0, r.stderr
+    assert "configuration OK" in r.stdout
+    r = check_config(simnet, tmp_path, "--policy", broken)
+    assert r.returncode != 0
+    assert re.search(r"broken\.lua:3: ", r.stderr), r.stderr
+    assert "configuration OK" not in r.stdout
+    r = check_config(simnet, tmp_path, "--policy", late)
+    assert r.returncode != 0
+    assert re.search(r"late\.lua:2: .*missing\.txt", r.stderr), r.stderr
+    # a tenant's script is checked too
+    r = check_config(simnet, tmp_path, "--policy", good, "--tenant", "10.0.0.0/8 " + broken)
+    assert r.returncode != 0
+    assert re.search(r"broken\.lua:3: ", r.stderr), r.stderr
+    r = check_config(simnet, tmp_path, "--tenant", "/dns-query/family " + good)
+    assert r.returncode == 0, r.stderr
+
+
 # ---- on_answer, tags, tenants, reload ----
 
 def rdatas(r):
