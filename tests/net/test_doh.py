@@ -390,3 +390,136 @@ def test_proxy_protocol_v2(ternd, simnet, pki, required):
         assert m is None
     else:
         assert m.rcode() == dns.rcode.NOERROR
+
+
+def h2_frame(ftype, flags, sid, payload=b""):
+    return struct.pack("!I", len(payload))[1:] + bytes([ftype, flags]) + struct.pack("!I", sid) + payload
+
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+
+def raw_h2(t, pki):
+    """A TLS connection with ALPN h2 that has sent the preface and an empty SETTINGS."""
+    raw = socket.create_connection(("127.0.0.1", t.doh_port), timeout=10)
+    s = pki.client_context(["h2"]).wrap_socket(raw, server_hostname="localhost")
+    assert s.selected_alpn_protocol() == "h2"
+    s.sendall(H2_PREFACE + h2_frame(4, 0, 0))
+    return s
+
+
+def read_frames(s, timeout=5):
+    """Frames until the connection ends (or @timeout): a list of (type, payload);
+    None at the end when the connection was not closed in time."""
+    s.settimeout(0.5)
+    buf, frames = b"", []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = s.recv(65536)
+        except socket.timeout:
+            continue
+        except (OSError, ssl_error()):
+            return frames
+        if not chunk:
+            return frames
+        buf += chunk
+        while len(buf) >= 9:
+            n = int.from_bytes(buf[:3], "big")
+            if len(buf) < 9 + n:
+                break
+            frames.append((buf[3], buf[9:9 + n]))
+            buf = buf[9 + n:]
+    return frames + [None]
+
+
+def ssl_error():
+    import ssl
+    return ssl.SSLError
+
+
+@pytest.mark.parametrize("kind", ["ping", "settings"])
+def test_control_frame_flood(ternd, simnet, pki, kind):
+    """PING or SETTINGS frames, each asking for an ACK, from a client that never
+    reads: nghttp2's outbound-ACK limit (or the output cap) closes it, or TCP
+    throttles it; another client keeps its answers within a second."""
+    t = start_encrypted(ternd, pki, dot=False, doh=True)
+    wire = query_wire(t, "www.zone001.test")
+    good = H2Client(t.doh_port, pki)
+
+    def ask():
+        t0 = time.monotonic()
+        sid = good.request("GET", "/dns-query?dns=" + b64(wire))
+        good.flush()
+        assert good.wait([sid], timeout=5)[0]["status"] == 200
+        return time.monotonic() - t0
+
+    ask()
+    if kind == "ping":
+        one = h2_frame(6, 0, 0, b"floodfld")
+    else:
+        one = h2_frame(4, 0, 0, struct.pack("!HI", 2, 0))     # ENABLE_PUSH=0, to be ACKed
+    batch = one * 2000
+    flood = raw_h2(t, pki)
+    flood.settimeout(0.5)
+    sent, outcome, worst = 0, None, 0.0
+    deadline = time.monotonic() + 8
+    while outcome is None and time.monotonic() < deadline:
+        try:
+            flood.sendall(batch)
+            sent += 2000
+        except socket.timeout:
+            outcome = "throttled"
+        except (OSError, ssl_error()):
+            outcome = "closed"
+        worst = max(worst, ask())
+    print("%s flood: %d frames sent, %s, slowest other answer %.3f s" % (kind, sent, outcome, worst))
+    assert outcome is not None, "%d frames taken without a limit" % sent
+    assert worst < 1
+    if outcome == "throttled":
+        # not read any more: the server has stopped taking its frames, and will close
+        # it once its output is over the cap; the other client is still served
+        assert ask() < 1
+    flood.close()
+    assert ask() < 1
+    good.close()
+
+
+def test_too_many_settings_in_one_frame(ternd, simnet, pki):
+    t = start_encrypted(ternd, pki, dot=False, doh=True)
+    s = raw_h2(t, pki)
+    s.sendall(h2_frame(4, 0, 0, struct.pack("!HI", 3, 100) * 40))   # over max_settings (32)
+    frames = read_frames(s)
+    assert frames and frames[-1] is not None, "not closed"
+    assert any(f[0] == 7 for f in frames)      # GOAWAY
+    s.close()
+
+
+def test_connection_cap(ternd, simnet, pki):
+    t = start_encrypted(ternd, pki, "--tcp-connections-max", "3", dot=False, doh=True)
+    wire = query_wire(t, "www.zone001.test")
+
+    def works(c):
+        sid = c.request("GET", "/dns-query?dns=" + b64(wire))
+        c.flush()
+        return c.wait([sid], timeout=5)[0]["status"] == 200
+
+    held = [H2Client(t.doh_port, pki) for _ in range(3)]
+    assert all(works(c) for c in held)
+    def fourth():
+        try:
+            extra = H2Client(t.doh_port, pki, timeout=3)
+        except (ssl_error(), OSError, AssertionError):
+            return False
+        ok = works(extra)
+        extra.close()
+        return ok
+
+    assert not fourth()     # over the cap: closed (at the handshake or before an answer)
+    assert works(held[0])
+    for c in held:
+        c.close()
+    time.sleep(0.2)
+    c = H2Client(t.doh_port, pki)
+    assert works(c)
+    c.close()
