@@ -486,34 +486,39 @@ enum isolate_status isolate_load(struct isolate *iso, const char *src, size_t le
 		   (uint64_t)iso->lim.timeout_us * 1000u * ISOLATE_LOAD_FACTOR, err, err_cap);
 }
 
-enum isolate_status isolate_load_file(struct isolate *iso, const char *path, char *err,
-				      size_t err_cap)
+char *isolate_read_source(const char *path, size_t *len, char *err, size_t err_cap)
 {
 	FILE *f = fopen(path, "rb");
 	if (!f) {
 		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
-		return ISOLATE_ERROR;
+		return NULL;
 	}
 	char *buf = malloc(SCRIPT_SIZE_MAX);
-	size_t len = buf ? fread(buf, 1, SCRIPT_SIZE_MAX, f) : 0;
-	bool too_big = buf && len == SCRIPT_SIZE_MAX;
+	size_t n = buf ? fread(buf, 1, SCRIPT_SIZE_MAX, f) : 0;
+	bool too_big = buf && n == SCRIPT_SIZE_MAX;
 	bool bad = !buf || ferror(f);
 	fclose(f);
 	if (bad || too_big) {
 		snprintf(err, err_cap, "%s: %s", path,
 			 too_big ? "larger than 4 MiB" : !buf ? "out of memory" : "read error");
 		free(buf);
-		return ISOLATE_ERROR;
+		return NULL;
 	}
+	*len = n;
+	return buf;
+}
+
+enum isolate_status isolate_load_named(struct isolate *iso, const char *src, size_t len,
+				       const char *path, char *err, size_t err_cap)
+{
 	size_t n = strlen(path) + 2;
 	char *chunkname = malloc(n);
 	if (!chunkname) {
-		free(buf);
 		snprintf(err, err_cap, "%s: out of memory", path);
 		return ISOLATE_ERROR;
 	}
 	snprintf(chunkname, n, "@%s", path); /* "@": Lua's messages then say "path:line:" */
-	enum isolate_status st = isolate_load(iso, buf, len, chunkname, err, err_cap);
+	enum isolate_status st = isolate_load(iso, src, len, chunkname, err, err_cap);
 	if (st != ISOLATE_OK && err_cap && strncmp(err, path, strlen(path)) != 0) {
 		/* messages without a line (a binary chunk, a limit) still name the file */
 		char why[256];
@@ -521,6 +526,17 @@ enum isolate_status isolate_load_file(struct isolate *iso, const char *path, cha
 		snprintf(err, err_cap, "%s: %s", path, why);
 	}
 	free(chunkname);
+	return st;
+}
+
+enum isolate_status isolate_load_file(struct isolate *iso, const char *path, char *err,
+				      size_t err_cap)
+{
+	size_t len;
+	char *buf = isolate_read_source(path, &len, err, err_cap);
+	if (!buf)
+		return ISOLATE_ERROR;
+	enum isolate_status st = isolate_load_named(iso, buf, len, path, err, err_cap);
 	free(buf);
 	return st;
 }

@@ -48,6 +48,12 @@ struct lua_State *isolate_state(struct isolate *iso);
  * says why. */
 enum isolate_status isolate_load(struct isolate *iso, const char *src, size_t len,
 				 const char *chunkname, char *err, size_t err_cap);
+/** The text of the script at @path (malloc'd, for free()), its length in
+ * *@len; NULL after writing "path: problem" to @err. */
+char *isolate_read_source(const char *path, size_t *len, char *err, size_t err_cap);
+/** isolate_load() of @src read from @path: messages say "path:line: what". */
+enum isolate_status isolate_load_named(struct isolate *iso, const char *src, size_t len,
+				       const char *path, char *err, size_t err_cap);
 /** Load the file at @path as isolate_load() does. */
 enum isolate_status isolate_load_file(struct isolate *iso, const char *path, char *err,
 				      size_t err_cap);

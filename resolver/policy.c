@@ -47,7 +47,15 @@ struct script {
 	int on_query, on_answer; /* registry refs; LUA_NOREF when not defined */
 	int q_ref;               /* the query userdata */
 	bool loading;            /* its top level runs: tern.nameset may read files */
+	char *path;              /* where it came from, for messages */
+	char *src;               /* its text as loaded: a rebuild uses this, not the file */
+	size_t src_len;
+	int mem_failures;        /* calls in a row that ran out of memory */
 };
+
+/* An isolate whose calls keep running out of memory (a script that holds on
+ * to what it allocates) is replaced by a new one from the same source. */
+#define REBUILD_AFTER_MEM_FAILURES 3
 
 /* A worker's policy: the default script and one per tenant (index 0..n-1
  * matches cfg->tenants). Replaced whole on reload. */
@@ -516,6 +524,8 @@ static void script_free(struct script *s)
 	if (!s)
 		return;
 	isolate_free(s->iso);
+	free(s->path);
+	free(s->src);
 	free(s);
 }
 
@@ -548,7 +558,9 @@ static int take_refs(lua_State *L)
 	return 0;
 }
 
-static struct script *script_load(const struct config *cfg, const char *path, char *err, size_t cap)
+/* A new isolate running @src (from @path); the script borrows neither. */
+static struct script *script_build(const struct config *cfg, const char *path, const char *src,
+				   size_t src_len, char *err, size_t cap)
 {
 	struct isolate_limits lim = limits_of(cfg);
 	struct script *s = calloc(1, sizeof(*s));
@@ -567,7 +579,7 @@ static struct script *script_load(const struct config *cfg, const char *path, ch
 	s->loading = true;
 	lua_pushlightuserdata(L, s);
 	lua_setfield(L, LUA_REGISTRYINDEX, "tern.script");
-	enum isolate_status st = isolate_load_file(s->iso, path, err, cap);
+	enum isolate_status st = isolate_load_named(s->iso, src, src_len, path, err, cap);
 	s->loading = false;
 	if (st != ISOLATE_OK)
 		goto fail; /* @err names the file (and the line, for an error) */
@@ -591,6 +603,28 @@ static struct script *script_load(const struct config *cfg, const char *path, ch
 fail:
 	script_free(s);
 	return NULL;
+}
+
+static struct script *script_load(const struct config *cfg, const char *path, char *err, size_t cap)
+{
+	size_t len;
+	char *src = isolate_read_source(path, &len, err, cap);
+	if (!src)
+		return NULL;
+	struct script *s = script_build(cfg, path, src, len, err, cap);
+	char *p = s ? strdup(path) : NULL;
+	if (!s || !p) {
+		if (s)
+			snprintf(err, cap, "%s: out of memory", path);
+		script_free(s);
+		free(src);
+		free(p);
+		return NULL;
+	}
+	s->src = src;
+	s->src_len = len;
+	s->path = p;
+	return s;
 }
 
 static void set_free(struct policy_set *set)
@@ -674,11 +708,12 @@ void policy_worker_stop(struct worker *w)
 	if (w->policy) {
 		const struct policy_stats *s = &w->policy->stats;
 		log_info("worker %d policy: %llu calls, %llu passed, %llu blocked, %llu answered, "
-			 "%llu errors, %llu over budget, %llu over time, %llu over memory",
+			 "%llu errors, %llu over budget, %llu over time, %llu over memory, %llu rebuilt",
 			 w->index, (unsigned long long)s->calls, (unsigned long long)s->passed,
 			 (unsigned long long)s->blocked, (unsigned long long)s->answered,
 			 (unsigned long long)s->errors, (unsigned long long)s->over_budget,
-			 (unsigned long long)s->over_time, (unsigned long long)s->over_memory);
+			 (unsigned long long)s->over_time, (unsigned long long)s->over_memory,
+			 (unsigned long long)s->rebuilt);
 	}
 	if (w->policy && w->policy->async_open) {
 		uv_close((uv_handle_t *)&w->policy->reload_async, NULL);
@@ -771,9 +806,46 @@ static int tenant_of(const struct worker *w, const struct request *req)
 	return best;
 }
 
+static struct script **slot_for(struct policy *p, int tenant)
+{
+	return tenant >= 0 ? &p->set->tenants[tenant] : &p->set->dflt;
+}
+
 static struct script *script_for(struct policy *p, int tenant)
 {
-	return tenant >= 0 ? p->set->tenants[tenant] : p->set->dflt;
+	return *slot_for(p, tenant);
+}
+
+/* After a call of the script of @tenant: after REBUILD_AFTER_MEM_FAILURES
+ * calls in a row out of memory, a new isolate from the same source takes its
+ * place (between two calls: nothing runs in the old one). If the rebuild
+ * fails, the old isolate stays and the next failure tries again. */
+static void note_call(struct worker *w, int tenant, enum isolate_status st)
+{
+	struct policy *p = w->policy;
+	struct script **slot = slot_for(p, tenant);
+	struct script *old = *slot;
+	if (st != ISOLATE_MEMORY) {
+		old->mem_failures = 0;
+		return;
+	}
+	if (++old->mem_failures < REBUILD_AFTER_MEM_FAILURES)
+		return;
+	char err[ERR_MAX];
+	struct script *s = script_build(w->cfg, old->path, old->src, old->src_len, err, sizeof(err));
+	if (!s) {
+		log_err("policy: rebuilding an isolate out of memory failed: %s", err);
+		return;
+	}
+	s->path = old->path;
+	s->src = old->src;
+	s->src_len = old->src_len;
+	old->path = old->src = NULL;
+	script_free(old);
+	*slot = s;
+	p->stats.rebuilt++;
+	log_warn("worker %d: policy isolate rebuilt after %d calls in a row out of memory",
+		 w->index, REBUILD_AFTER_MEM_FAILURES);
 }
 
 static struct result *new_result(struct request *req, uint8_t rcode, uint16_t ede)
@@ -1044,11 +1116,13 @@ enum step policy_query_run(struct request *req)
 		enum step step = failed(req, status, err);
 		if (st && step != STEP_NEXT)
 			st->decided = true;
+		note_call(req->w, tenant, status); /* may replace s */
 		return step;
 	}
 	lua_settop(L, 3);
 	enum step step = apply(req, s, L, 3, st, false);
 	lua_settop(L, 0);
+	note_call(req->w, tenant, status);
 	if (st && step != STEP_NEXT)
 		st->decided = true;
 	return step;
@@ -1194,6 +1268,7 @@ enum step policy_answer_run(struct request *req)
 	if (lua_pcall(L, 1, 1, 0) != LUA_OK) {
 		lua_settop(L, 0);
 		(void)failed(req, ISOLATE_MEMORY, "no memory for the answer");
+		note_call(req->w, st->tenant, ISOLATE_MEMORY);
 		return STEP_NEXT;
 	}
 	v->req = req;
@@ -1206,6 +1281,7 @@ enum step policy_answer_run(struct request *req)
 	if (status != ISOLATE_OK) {
 		/* fail-open keeps the answer as it was, fail-closed made it SERVFAIL */
 		(void)failed(req, status, err);
+		note_call(req->w, st->tenant, status);
 		return STEP_NEXT;
 	}
 	lua_settop(L, 3);
@@ -1215,6 +1291,7 @@ enum step policy_answer_run(struct request *req)
 	else
 		step = apply(req, s, L, 3, NULL, true);
 	lua_settop(L, 0);
+	note_call(req->w, st->tenant, status);
 	/* whatever it decided, the answer stage comes next */
 	return step == STEP_FAIL && !req->result ? STEP_FAIL : STEP_NEXT;
 }

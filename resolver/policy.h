@@ -23,6 +23,7 @@ struct worker;
 /** Per-worker statistics of the policy stage. */
 struct policy_stats {
 	uint64_t calls, passed, blocked, answered, errors, over_budget, over_time, over_memory;
+	uint64_t rebuilt; /* isolates replaced after running out of memory call after call */
 };
 
 /** True when @cfg names any policy script (then the fast path steps aside). */

@@ -172,6 +172,33 @@ def test_hostile_script_fails_closed(ternd, simnet, tmp_path, what):
     assert 0 in ede_codes(r)  # RFC 8914 Other: "policy failed"
 
 
+HOG = """local hog = {}
+function on_query(q)
+  if q.name == "fill.test" then
+    while true do hog = { hog, string.rep("x", 64) } end -- small steps: fills it to the brim
+  end
+  local t = {}
+  for i = 1, 4000 do t[i] = i end
+  return tern.pass()
+end
+"""
+
+
+def test_isolate_stuck_at_its_memory_cap_is_rebuilt(ternd, simnet, tmp_path):
+    # fill.test leaves the isolate holding nearly all its memory (hog keeps it),
+    # so every later call runs out too; after 3 such calls in a row the isolate
+    # is rebuilt from the same source and calls succeed again
+    t = start_with(ternd, tmp_path, HOG, "--policy-failure", "closed",
+                   "--policy-memory-max", "1M", "--threads", "1")
+    assert t.query(GOOD, "A").rcode() == dns.rcode.NOERROR
+    assert t.query("fill.test", "A").rcode() == dns.rcode.SERVFAIL
+    rcodes = [t.query(GOOD, "A").rcode() for _ in range(4)]
+    assert rcodes == [dns.rcode.SERVFAIL, dns.rcode.SERVFAIL] + [dns.rcode.NOERROR] * 2, rcodes
+    s = stats(t)
+    assert s["over memory"] == 3
+    assert s["rebuilt"] == 1
+
+
 def test_runaway_script_does_not_stall_other_clients(ternd, simnet, tmp_path):
     script = '''
 function on_query(q)
