@@ -98,6 +98,7 @@ static void conn_flush(struct doh_conn *c)
 static void respond(struct doh_conn *c, struct http_req *hreq, int status,
 		    const struct http_header *hdrs, size_t n, const uint8_t *body, size_t len)
 {
+	enc_count_http_status(c->w, status);
 	if (c->proto == PROTO_H2)
 		h2_respond(c->h2, hreq, status, hdrs, n, body, len);
 	else
@@ -155,6 +156,7 @@ static void on_http_request(void *owner, struct http_req *hreq)
 	c->refs++;
 	c->n_inflight++;
 	w->stats.queries_tcp++;
+	w->enc->doh_queries++;
 	tls_stream_touch(&c->s);
 	struct sockaddr_storage peer;
 	socklen_t plen;

@@ -58,6 +58,7 @@ static void dot_process(struct dot_conn *c)
 			c->n_inflight++;
 			c->refs++;
 			w->stats.queries_tcp++;
+			w->enc->dot_queries++;
 			tls_stream_touch(&c->s);
 			if (request_start_tx(w, m, len, (struct sockaddr *)&c->peer, c->peer_len,
 					     &dot_transport, c) < 0) {

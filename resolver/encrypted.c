@@ -106,6 +106,32 @@ static void on_accept(uv_stream_t *server, int status)
 
 static void enc_maybe_free(struct encrypted *e);
 
+void enc_count_http_status(struct worker *w, int status)
+{
+	if (w->enc && status >= ENC_HTTP_ERR_MIN && status < ENC_HTTP_ERR_MIN + ENC_HTTP_ERR_SPAN)
+		w->enc->http_errors[status - ENC_HTTP_ERR_MIN]++;
+}
+
+/* The worker's counters, once, as it stops. */
+static void log_stats(const struct worker *w, const struct encrypted *e)
+{
+	char errs[256] = "none";
+	size_t off = 0;
+	for (int i = 0; i < ENC_HTTP_ERR_SPAN; i++) {
+		if (!e->http_errors[i])
+			continue;
+		int n = snprintf(errs + off, sizeof(errs) - off, "%s%d:%llu", off ? " " : "",
+				 ENC_HTTP_ERR_MIN + i, (unsigned long long)e->http_errors[i]);
+		if (n < 0 || (size_t)n >= sizeof(errs) - off)
+			break;
+		off += (size_t)n;
+	}
+	log_info("worker %d: TLS handshakes %llu (resumed %llu), DoT queries %llu, "
+		 "DoH queries %llu, HTTP errors %s",
+		 w->index, (unsigned long long)e->handshakes, (unsigned long long)e->resumed,
+		 (unsigned long long)e->dot_queries, (unsigned long long)e->doh_queries, errs);
+}
+
 bool enc_conn_admit(struct worker *w, struct enc_node *node, struct tls_stream *s)
 {
 	struct encrypted *e = w->enc;
@@ -304,6 +330,8 @@ void enc_close(struct worker *w)
 	if (!e || e->closing)
 		return;
 	e->closing = true;
+	if (e->n_ls > 0)
+		log_stats(w, e);
 	e->open_handles = e->n_ls + 1;
 	for (int i = 0; i < e->n_ls; i++)
 		uv_close((uv_handle_t *)&e->ls[i].tcp, listener_closed);

@@ -20,6 +20,8 @@ struct worker;
 struct config;
 
 #define PADDING_BLOCK 468 /* RFC 8467 4.1: responses padded to a multiple of this */
+#define ENC_HTTP_ERR_MIN 400
+#define ENC_HTTP_ERR_SPAN 200 /* statuses 400..599 are counted */
 
 /* Every open connection is on its worker's list, for closing at shutdown. */
 struct enc_node {
@@ -40,7 +42,10 @@ struct encrypted {
 	bool pending;
 	bool closing;          /* enc_close(): freed when the last handle is closed */
 	int open_handles;
-	uint64_t handshakes, resumed; /* statistics */
+	/* statistics, logged when the worker stops (counts only: never a name) */
+	uint64_t handshakes, resumed; /* TLS handshakes done, and of them resumed */
+	uint64_t dot_queries, doh_queries;
+	uint64_t http_errors[ENC_HTTP_ERR_SPAN]; /* by status, 400..599 */
 };
 
 /** Open this worker's DoT/DoH listeners (cfg->listen entries of those kinds).
@@ -53,6 +58,9 @@ void enc_close(struct worker *w);
  * worker (thread-safe; from the main thread on SIGHUP). Returns 0 or -1
  * (logged: the old certificate stays). */
 int enc_reload(struct worker *workers, int n);
+
+/** Count an HTTP response of @status (errors only: 4xx and 5xx). */
+void enc_count_http_status(struct worker *w, int status);
 
 /** A connection opened (true) or may not be (false: over the cap). */
 bool enc_conn_admit(struct worker *w, struct enc_node *node, struct tls_stream *s);

@@ -523,3 +523,39 @@ def test_connection_cap(ternd, simnet, pki):
     c = H2Client(t.doh_port, pki)
     assert works(c)
     c.close()
+
+
+def test_counters_logged_when_the_worker_stops(ternd, simnet, pki):
+    import re
+    import ssl
+    from tlsutil import DotClient
+    t = start_encrypted(ternd, pki, dot=True, doh=True)
+    wire = query_wire(t, "www.zone001.test")
+    # DoT: 2 queries on a full handshake (TLS 1.2), 1 on a resumed one
+    ctx = pki.client_context(["dot"])
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    c = DotClient(t.dot_port, pki, ctx=ctx)
+    for _ in range(2):
+        c.send(wire)
+        c.recv()
+    session = c.sock.session
+    c.close()
+    c = DotClient(t.dot_port, pki, ctx=ctx, session=session)
+    assert c.sock.session_reused
+    c.send(wire)
+    c.recv()
+    c.close()
+    # DoH: one query, a 404, two 400s, a 415; each curl a full handshake
+    assert curl(t, "/dns-query?dns=" + b64(wire))[0] == 200
+    assert curl(t, "/other")[0] == 404
+    assert curl(t, "/dns-query?dns=AAAA")[0] == 400
+    assert curl(t, "/dns-query", http="--http1.1")[0] == 400
+    assert curl(t, "/dns-query", "--data-binary", "xxxxxxxxxxxxxxxx", "-H", "content-type: text/plain")[0] == 415
+    assert t.stop() == 0
+    lines = [ln for ln in t.stderr_text().splitlines() if "TLS handshakes" in ln]
+    assert len(lines) == 1, t.stderr_text()
+    m = re.search(r"worker 0: TLS handshakes (\d+) \(resumed (\d+)\), DoT queries (\d+), "
+                  r"DoH queries (\d+), HTTP errors (.*)$", lines[0])
+    assert m, lines[0]
+    assert m.groups()[:4] == ("7", "1", "3", "1"), lines[0]
+    assert m.group(5) == "400:2 404:1 415:1", lines[0]
