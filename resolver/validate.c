@@ -462,6 +462,9 @@ void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *
 	if (!anchored(r, parent) || !name_is_under(child, parent) || name_equal(child, parent))
 		return;
 	struct cache_entry e;
+	if (cache_find(r->w->cache, child, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
+	    e.verdict != VERDICT_NONE)
+		return; /* judged already: no crypto twice for the same delegation */
 	if (cache_find(r->w->cache, parent, TYPE_DNSKEY, clock_wall_s(), r->arena, &e) != 0 ||
 	    e.kind != CACHE_RRSET || e.verdict != VERDICT_SECURE)
 		return; /* not known yet: the DS is asked for when it is needed */
