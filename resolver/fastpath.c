@@ -9,6 +9,7 @@
 #include "cache/cache.h"
 #include "proto/wire.h"
 #include "resolver/config.h"
+#include "resolver/policy.h"
 #include "resolver/resolution.h"
 #include "resolver/worker.h"
 
@@ -156,15 +157,17 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		return 0; /* trailing bytes: FORMERR comes from the full path */
 	if (!config_acl_allows(cfg, peer))
 		return 0;
-	/* a policy sees every query (resolver/policy.h): the full path runs it */
-	if (cfg->policy_path || cfg->n_tenants)
-		return 0;
+	/* a policy sees every query: on a cache hit, on_query runs below */
+	bool policy = cfg->policy_path || cfg->n_tenants;
 	struct fp_ctx c = {
 		.q = q, .q_end = q_end, .has_opt = has_opt, .flags_in = flags, .out = out,
 		.cap = reply_max < cap ? reply_max : cap, .edns_size = cfg->edns_udp_size,
 		.validating = cfg->dnssec,
 	};
 	if (cache_read(w->cache, q + DNS_HDR_LEN, qtype, clock_wall_s(), build, &c) != 1)
+		return 0;
+	/* anything but pass: the full path answers, the script's verdict handed over */
+	if (policy && policy_fast_query(w, q, q_len, peer) != POLICY_FAST_PASS)
 		return 0;
 	w->stats.cache_hits++;
 	w->stats.answers++;

@@ -77,9 +77,25 @@ struct req_state {
 };
 
 #define REQ_BUCKETS 256
+#define HANDOFF_Q_MAX 512
+
+/* The fast path's verdict for the query it hands over to the full path: the
+ * script's results stay on its isolate's stack until policy_query_run() of
+ * the same query (started at once) applies them. */
+struct handoff {
+	bool valid;
+	int tenant;
+	struct script *s;
+	enum isolate_status status; /* ISOLATE_OK: the results are on s's stack */
+	uint16_t q_len;
+	socklen_t peer_len;
+	struct sockaddr_storage peer;
+	uint8_t q[HANDOFF_Q_MAX];
+};
 
 struct policy {
 	struct policy_set *set;
+	struct handoff handoff;
 	uv_async_t reload_async;
 	bool async_open;
 	struct policy_stats stats;
@@ -666,6 +682,16 @@ fail:
 
 /* ---- per worker ---- */
 
+static void handoff_drop(struct policy *p)
+{
+	struct handoff *h = &p->handoff;
+	if (!h->valid)
+		return;
+	h->valid = false;
+	if (h->status == ISOLATE_OK)
+		lua_settop(isolate_state(h->s->iso), 0);
+}
+
 static void on_reload(uv_async_t *a)
 {
 	struct worker *w = a->data;
@@ -676,6 +702,7 @@ static void on_reload(uv_async_t *a)
 		return;
 	}
 	/* between two queries of this worker: nothing runs in the old isolates */
+	handoff_drop(w->policy);
 	set_free(w->policy->set);
 	w->policy->set = set;
 	if (w->index == 0)
@@ -725,6 +752,7 @@ void policy_worker_free(struct worker *w)
 {
 	if (!w->policy)
 		return;
+	handoff_drop(w->policy);
 	set_free(w->policy->set);
 	free(w->policy);
 	w->policy = NULL;
@@ -1076,11 +1104,47 @@ static enum step apply(struct request *req, struct script *s, lua_State *L, int 
 	return STEP_ANSWER;
 }
 
+static socklen_t peer_size(const struct sockaddr *sa)
+{
+	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+}
+
+/* The fast path's verdict for @req, if it handed this query over. */
+static bool handoff_take(struct policy *p, const struct request *req, struct handoff *out)
+{
+	struct handoff *h = &p->handoff;
+	if (!h->valid)
+		return false;
+	const struct sockaddr *peer = (const struct sockaddr *)&req->peer;
+	if (req->is_tcp || req->tx || req->q_len != h->q_len || peer_size(peer) != h->peer_len ||
+	    memcmp(req->q_wire, h->q, h->q_len) != 0 || memcmp(peer, &h->peer, h->peer_len) != 0) {
+		handoff_drop(p); /* not the query it was for: never started */
+		return false;
+	}
+	*out = *h;
+	h->valid = false;
+	return true;
+}
+
 enum step policy_query_run(struct request *req)
 {
 	struct policy *p = req->w->policy;
 	if (!p)
 		return STEP_NEXT;
+	struct handoff h;
+	if (handoff_take(p, req, &h)) {
+		/* the fast path ran on_query already (a script without on_answer) */
+		if (h.status != ISOLATE_OK) {
+			enum step step = failed(req, h.status, "");
+			note_call(req->w, h.tenant, h.status);
+			return step;
+		}
+		lua_State *L = isolate_state(h.s->iso);
+		enum step step = apply(req, h.s, L, 3, NULL, false);
+		lua_settop(L, 0);
+		note_call(req->w, h.tenant, h.status);
+		return step;
+	}
 	int tenant = tenant_of(req->w, req);
 	struct script *s = script_for(p, tenant);
 	if (!s)
@@ -1126,6 +1190,57 @@ enum step policy_query_run(struct request *req)
 	if (st && step != STEP_NEXT)
 		st->decided = true;
 	return step;
+}
+
+enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_len,
+				   const struct sockaddr *peer)
+{
+	struct policy *p = w->policy;
+	if (!p)
+		return POLICY_FAST_PASS;
+	handoff_drop(p);
+	struct request req;
+	req.w = w;
+	req.is_tcp = false;
+	req.tx = NULL;
+	memcpy(&req.peer, peer, peer_size(peer));
+	int tenant = tenant_of(w, &req);
+	struct script *s = script_for(p, tenant);
+	if (!s || (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF))
+		return POLICY_FAST_PASS;
+	if (s->on_answer != LUA_NOREF || q_len > HANDOFF_Q_MAX)
+		return POLICY_FAST_FULL; /* on_answer must see the answer: the full path runs all */
+	if (msg_parse(&req.q, q, q_len, NULL) != 0)
+		return POLICY_FAST_FULL;
+	lua_State *L = isolate_state(s->iso);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
+	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
+	struct qview *v = lua_touserdata(L, -1);
+	v->req = &req;
+	v->st = NULL;
+	p->stats.calls++;
+	enum isolate_status status = isolate_call(s->iso, 1, 3, NULL, 0);
+	v->req = NULL;
+	if (status == ISOLATE_OK) {
+		lua_settop(L, 3);
+		/* tern.pass() (or nothing): tags without on_answer change nothing */
+		if (lua_isnil(L, 1) || (lua_isinteger(L, 1) && lua_tointeger(L, 1) == ACT_PASS)) {
+			lua_settop(L, 0);
+			p->stats.passed++;
+			note_call(w, tenant, status);
+			return POLICY_FAST_PASS;
+		}
+	}
+	struct handoff *h = &p->handoff;
+	h->valid = true;
+	h->tenant = tenant;
+	h->s = s;
+	h->status = status;
+	h->q_len = (uint16_t)q_len;
+	memcpy(h->q, q, q_len);
+	h->peer_len = peer_size(peer);
+	memcpy(&h->peer, peer, h->peer_len);
+	return POLICY_FAST_FULL;
 }
 
 /* ---- on_answer ---- */
@@ -1338,6 +1453,15 @@ enum step policy_answer_run(struct request *req)
 {
 	(void)req;
 	return STEP_NEXT;
+}
+enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_len,
+				   const struct sockaddr *peer)
+{
+	(void)w;
+	(void)q;
+	(void)q_len;
+	(void)peer;
+	return POLICY_FAST_FULL;
 }
 int policy_check(const struct config *cfg, char *why, size_t why_cap)
 {

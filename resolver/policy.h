@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "resolver/pipeline.h"
 
@@ -48,6 +49,20 @@ struct policy_stats policy_stats_of(const struct worker *w);
 enum step policy_query_run(struct request *req);
 /** The stage before answer: on_answer. */
 enum step policy_answer_run(struct request *req);
+
+/** What the UDP fast path (resolver/fastpath.c) may do with a cache hit. */
+enum policy_fast {
+	POLICY_FAST_PASS, /* the script passed it (or has nothing to say): send the cached answer */
+	POLICY_FAST_FULL, /* take the full path */
+};
+/** For a cache hit of the plain UDP query @q (which the fast path has checked)
+ * from @peer: run the client's on_query. A script with on_answer is not run
+ * (the full path must show it the answer). When the script does anything but
+ * pass, or fails, its verdict is handed over to the full path, which the
+ * caller must start at once for the same bytes and peer: policy_query_run()
+ * then applies it without running the script a second time. */
+enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_len,
+				   const struct sockaddr *peer);
 
 /** Check the scripts of @cfg load (for --check-config): 0, or a negative
  * error after writing "file:line: problem" to @why. */

@@ -16,11 +16,14 @@ OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "policy")
 
 
 def query(name, rdtype, edns=-1, dnssec=False):
-    return dns.message.make_query(name, rdtype, use_edns=edns, want_dnssec=dnssec).to_wire()
+    q = dns.message.make_query(name, rdtype, use_edns=edns, want_dnssec=dnssec)
+    q.id = 0x2a2a  # reproducible seeds
+    return q.to_wire()
 
 
 def response(name, rdtype, *rrs):
     q = dns.message.make_query(name, rdtype)
+    q.id = 0x2a2a
     r = dns.message.make_response(q)
     for owner, ttl, t, data in rrs:
         r.answer.append(dns.rrset.from_text(owner + ".", ttl, "IN", t,
@@ -35,6 +38,7 @@ SEEDS = {
     "pass_dot_v6": (0x12, query("Mixed.Case.Example", "A", edns=0, dnssec=True)),
     "pass_doh_mapped": (0x1b, query("example.org", "A")),
     "nxdomain_covers": (0x00, query("x.ads.example", "A")),
+    "fast_on_answer": (0x20, query("www.example.com", "A")),
     "nodata_has": (0x00, query("tracker.test", "A")),
     "refuse": (0x01, query("a.refuse.test", "A")),
     "servfail": (0x00, query("fail.test", "A")),
@@ -83,6 +87,11 @@ SCRIPTS = {
                           query("a.example", "A")),
     "script_bytecode": ("\x1bLua", query("a.example", "A")),
     "script_no_hooks": ("x = 1", query("a.example", "A")),
+    "script_fast_pass": ("function on_query(q) if q.type == 'A' then return tern.pass() end\n"
+                         "return tern.refuse() end", query("a.example", "A")),
+    "script_fast_refuse": ("function on_query(q) if q.type == 'A' then return tern.pass() end\n"
+                           "return tern.refuse() end", query("a.example", "MX")),
+    "script_fast_error": ("function on_query(q) error(q.name) end", query("a.example", "A")),
     "script_nameset_late": ("function on_query(q) tern.nameset('/etc/hosts') end",
                             query("a.example", "A")),
 }
@@ -95,7 +104,8 @@ def main():
             f.write(bytes([flags]) + wire)
     for name, (src, wire) in SCRIPTS.items():
         with open(os.path.join(OUT, name), "wb") as f:
-            f.write(b"\x80" + src.encode() + b"\x00" + wire)
+            flags = 0xa4 if "fast" in name else 0x80  # fast path, fail-closed
+            f.write(bytes([flags]) + src.encode() + b"\x00" + wire)
 
 
 if __name__ == "__main__":

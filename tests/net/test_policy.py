@@ -199,6 +199,42 @@ def test_isolate_stuck_at_its_memory_cap_is_rebuilt(ternd, simnet, tmp_path):
     assert s["rebuilt"] == 1
 
 
+SECOND_TIME = """local seen = {}
+function on_query(q)
+  local n = q.name
+  local again = seen[n]
+  seen[n] = true
+  if not again then return tern.pass() end
+  if n == "www.zone012.test" then return tern.pass({ "tag" }) end
+  if n == "www.zone013.test" then return tern.nxdomain() end
+  if n == "www.zone014.test" then return tern.answer("A 192.0.2.99") end
+  error("the second time")
+end
+"""
+
+
+def test_cache_hits_run_on_query_once(ternd, simnet, tmp_path):
+    # each name is resolved (a miss: the full path runs on_query), then asked
+    # again (a hit: the fast path runs on_query); what the script says the
+    # second time is what the client gets, and the script ran once per query
+    t = start_with(ternd, tmp_path, SECOND_TIME, "--policy-failure", "closed", "--threads", "1")
+    names = ["www.zone012.test", "www.zone013.test", "www.zone014.test", "www.zone015.test"]
+    first = [t.query(n, "A") for n in names]
+    assert [r.rcode() for r in first] == [dns.rcode.NOERROR] * 4
+    second = [t.query(n, "A") for n in names]
+    assert second[0].rcode() == dns.rcode.NOERROR
+    assert rdatas(second[0]) == rdatas(first[0])
+    assert second[1].rcode() == dns.rcode.NXDOMAIN
+    assert 15 in ede_codes(second[1])  # Blocked
+    assert second[2].rcode() == dns.rcode.NOERROR
+    assert rdatas(second[2]) == ["192.0.2.99"]
+    assert second[3].rcode() == dns.rcode.SERVFAIL
+    s = stats(t)
+    assert s["calls"] == 8, s
+    assert s["passed"] == 5 and s["blocked"] == 1 and s["answered"] == 1, s
+    assert s["errors"] == 1, s
+
+
 def test_runaway_script_does_not_stall_other_clients(ternd, simnet, tmp_path):
     script = '''
 function on_query(q)
