@@ -215,7 +215,9 @@ static void push_addr(lua_State *L, const struct sockaddr *sa)
 
 static int q_index(lua_State *L)
 {
-	struct qview *v = luaL_checkudata(L, 1, QVIEW_MT);
+	/* only ever the __index of QVIEW_MT, which scripts cannot reach (its
+	 * __metatable hides it): argument 1 is a qview, no check needed */
+	struct qview *v = lua_touserdata(L, 1);
 	const char *k = luaL_checkstring(L, 2);
 	const struct request *req = v->req;
 	if (!req) {
@@ -327,6 +329,35 @@ static int t_keep(lua_State *L)
 	return act(L, ACT_KEEP);
 }
 
+/* A name set as scripts hold it. The magic (odd: never a pointer, so never
+ * the start of a qview, the only other userdata of this size) lets the
+ * per-query methods check their argument without luaL_checkudata's registry
+ * lookup. */
+#define NAMESET_MAGIC 0x6e616d6573657431ull
+struct nameset_ud {
+	uint64_t magic;
+	struct nameset *ns;
+};
+
+static struct nameset_ud *new_nameset_ud(lua_State *L)
+{
+	struct nameset_ud *u = lua_newuserdatauv(L, sizeof(*u), 0);
+	u->magic = NAMESET_MAGIC;
+	u->ns = NULL;
+	luaL_setmetatable(L, NAMESET_MT);
+	return u;
+}
+
+static struct nameset *check_nameset(lua_State *L)
+{
+	if (lua_type(L, 1) == LUA_TUSERDATA && lua_rawlen(L, 1) == sizeof(struct nameset_ud)) {
+		const struct nameset_ud *u = lua_touserdata(L, 1);
+		if (u->magic == NAMESET_MAGIC)
+			return u->ns;
+	}
+	return ((struct nameset_ud *)luaL_checkudata(L, 1, NAMESET_MT))->ns; /* raises */
+}
+
 /* tern.nameset(path): load time only (a file read, not a per-query cost) */
 static int t_nameset(lua_State *L)
 {
@@ -336,12 +367,10 @@ static int t_nameset(lua_State *L)
 	lua_pop(L, 1);
 	if (!s || !s->loading)
 		return luaL_error(L, "tern.nameset: only at load time (the top level of the script)");
-	struct nameset **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
-	*ud = NULL;
-	luaL_setmetatable(L, NAMESET_MT);
+	struct nameset_ud *ud = new_nameset_ud(L);
 	char err[ERR_MAX];
-	*ud = nameset_open(path, err, sizeof(err));
-	if (!*ud)
+	ud->ns = nameset_open(path, err, sizeof(err));
+	if (!ud->ns)
 		return luaL_error(L, "tern.nameset: %s", err);
 	return 1;
 }
@@ -350,10 +379,9 @@ static int t_nameset(lua_State *L)
 static int t_names(lua_State *L)
 {
 	luaL_checktype(L, 1, LUA_TTABLE);
-	struct nameset **ud = lua_newuserdatauv(L, sizeof(*ud), 0);
-	*ud = nameset_new();
-	luaL_setmetatable(L, NAMESET_MT);
-	if (!*ud)
+	struct nameset_ud *ud = new_nameset_ud(L);
+	ud->ns = nameset_new();
+	if (!ud->ns)
 		return luaL_error(L, "tern.names: out of memory");
 	lua_Integer n = luaL_len(L, 1);
 	isolate_charge(L, (uint64_t)(n > 0 ? n : 0) * 16);
@@ -361,7 +389,7 @@ static int t_names(lua_State *L)
 		lua_geti(L, 1, i);
 		size_t len;
 		const char *s = luaL_checklstring(L, -1, &len);
-		if (nameset_add(*ud, s, len) < 0)
+		if (nameset_add(ud->ns, s, len) < 0)
 			return luaL_error(L, "tern.names: '%s' is not a domain name", s);
 		lua_pop(L, 1);
 	}
@@ -370,34 +398,34 @@ static int t_names(lua_State *L)
 
 static int nameset_gc(lua_State *L)
 {
-	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
-	nameset_close(*ud);
-	*ud = NULL;
+	struct nameset_ud *ud = luaL_checkudata(L, 1, NAMESET_MT);
+	nameset_close(ud->ns);
+	ud->ns = NULL;
 	return 0;
 }
 
 static int nameset_covers_l(lua_State *L)
 {
-	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	struct nameset *ns = check_nameset(L);
 	size_t len;
 	const char *s = luaL_checklstring(L, 2, &len);
-	lua_pushboolean(L, *ud && nameset_covers(*ud, s, len));
+	lua_pushboolean(L, ns && nameset_covers(ns, s, len));
 	return 1;
 }
 
 static int nameset_has_l(lua_State *L)
 {
-	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
+	struct nameset *ns = check_nameset(L);
 	size_t len;
 	const char *s = luaL_checklstring(L, 2, &len);
-	lua_pushboolean(L, *ud && nameset_has(*ud, s, len));
+	lua_pushboolean(L, ns && nameset_has(ns, s, len));
 	return 1;
 }
 
 static int nameset_len_l(lua_State *L)
 {
-	struct nameset **ud = luaL_checkudata(L, 1, NAMESET_MT);
-	lua_pushinteger(L, *ud ? (lua_Integer)nameset_count(*ud) : 0);
+	struct nameset *ns = check_nameset(L);
+	lua_pushinteger(L, ns ? (lua_Integer)nameset_count(ns) : 0);
 	return 1;
 }
 
