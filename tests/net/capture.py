@@ -60,6 +60,12 @@ class Capture:
     def start(self):
         s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 << 20)
+        try:
+            # root may pass net.core.rmem_max (about 200 KiB): every packet on lo
+            # lands here, and a busy machine must not make the capture drop ours
+            s.setsockopt(socket.SOL_SOCKET, getattr(socket, "SO_RCVBUFFORCE", 33), 64 << 20)
+        except OSError:
+            pass
         s.bind((self.iface, 0))
         s.setblocking(False)
         self._sock = s
