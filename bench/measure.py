@@ -27,6 +27,7 @@ import dns.rdatatype
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "net"))
 import capture as capture_mod  # noqa: E402  (tests/net/capture.py: reused, not copied)
+import peers  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 VERIFY_TIMEOUT_S = 3
@@ -129,13 +130,14 @@ class Background:
     and our dnsperf, CPUs stolen by the hypervisor (both averaged over the run), and
     datagrams dropped on full socket buffers."""
 
-    def __init__(self, server_pids):
+    def __init__(self, server_pids, also_pids=()):
         self.pids = server_pids
+        self.also = list(also_pids)     # not the server's, but part of the measurement
 
     def __enter__(self):
         self.t0 = time.monotonic()
         self.busy0, self.steal0 = system_busy_s()
-        self.server0 = cpu_s(self.pids)
+        self.server0 = cpu_s(self.pids) + cpu_s(self.also)
         self.children0 = children_cpu_s()
         self.drops0 = udp_rcvbuf_errors()
         return self
@@ -143,7 +145,8 @@ class Background:
     def __exit__(self, *exc):
         dt = time.monotonic() - self.t0
         busy, steal = system_busy_s()
-        ours = (cpu_s(self.pids) - self.server0) + (children_cpu_s() - self.children0)
+        ours = (cpu_s(self.pids) + cpu_s(self.also) - self.server0) + \
+            (children_cpu_s() - self.children0)
         self.other_cpus = max(0.0, (busy - self.busy0) - ours) / dt
         self.steal_cpus = (steal - self.steal0) / dt
         self.drops = udp_rcvbuf_errors() - self.drops0
@@ -152,12 +155,13 @@ class Background:
 # ---------------------------------------------------------------------------
 # dnsperf
 
-def dnsperf(port, datafile, cpu, outdir, tag, clients=16, outstanding=500, seconds=None,
+def dnsperf(port, datafile, cpu, outdir, tag, clients=16, outstanding=100, seconds=None,
             max_runs=None, qps=None, timeout_s=5, verbose=False):
     """Run dnsperf against 127.0.0.1:@port; returns its statistics as a dict
     (sent, completed, lost, rcodes, qps, run_s, avg_latency_s and, if @verbose,
     latencies_s: one per answered query). Output is kept in @outdir/@tag.out."""
-    cmd = ["taskset", "-c", str(cpu), "dnsperf", "-s", "127.0.0.1", "-p", str(port),
+    cmd = ["nice", "-n", str(peers.NICE), "taskset", "-c", str(cpu),
+           "dnsperf", "-s", "127.0.0.1", "-p", str(port),
            "-d", datafile, "-c", str(clients), "-q", str(outstanding), "-t", str(timeout_s)]
     if seconds:
         cmd += ["-l", str(seconds)]
@@ -241,17 +245,33 @@ def verify(server, qs, dnssec):
     return problems
 
 
-def cold(server, datafile, n_rrsets, prefix, exclude, cpu, outdir, outstanding):
+def settled_memory(server, step_s=0.2, max_s=3.0):
+    """memory_bytes() once it stops moving: a server binds its port before it has
+    finished allocating (unbound's caches come a moment later)."""
+    last = memory_bytes(server.pids(), server.dir)
+    deadline = time.monotonic() + max_s
+    while time.monotonic() < deadline:
+        time.sleep(step_s)
+        now = memory_bytes(server.pids(), server.dir)
+        if now == last:
+            break
+        last = now
+    return last
+
+
+def cold(server, datafile, n_rrsets, prefix, exclude, simnet_pids, cpu, outdir, outstanding):
     """Start @server with an empty cache and resolve every question once: wall
     time, CPU time, upstream queries (captured from before the start, so priming
     counts), and memory per cached RRset (see memory_bytes). Leaves the server
-    running, warm."""
+    running, warm. The simnet's processes (@simnet_pids) work for the run: they are
+    not background."""
     cap = capture_mod.Capture(prefix, exclude=exclude)
     cap.start()
     try:
         server.start()
-        cpu0, mem0 = cpu_s(server.pids()), memory_bytes(server.pids(), server.dir)
-        with Background(server.pids()) as bg:
+        mem0 = settled_memory(server)
+        cpu0 = cpu_s(server.pids())
+        with Background(server.pids(), simnet_pids) as bg:
             r = dnsperf(server.port, datafile, cpu, outdir, server.name + "-cold", clients=4,
                         outstanding=outstanding, max_runs=1, seconds=COLD_LIMIT_S,
                         timeout_s=COLD_TIMEOUT_S)
@@ -271,7 +291,7 @@ def cold(server, datafile, n_rrsets, prefix, exclude, cpu, outdir, outstanding):
             "answered": answered_ok(r), "other_cpus": bg.other_cpus, "dnsperf": r}
 
 
-def throughput(server, datafile, cpu, outdir, tag, seconds, clients=16, outstanding=500):
+def throughput(server, datafile, cpu, outdir, tag, seconds, clients=16, outstanding=100):
     """dnsperf at maximum rate on cached questions: QPS and the server's CPU
     microseconds per answered query."""
     with Background(server.pids()) as bg:
@@ -362,16 +382,21 @@ def instructions(server, datafile, n_names, n_queries, cpu, outdir):
             "queries": r["completed"], "answered": answered_ok(r), "busy_s": busy_s}
 
 
-def cachebench(binary, workdir, records, seconds, rounds):
-    """bench/cachebench.c, @rounds times on fresh caches: the median of each figure."""
-    runs = {}
-    for i in range(rounds):
-        d = os.path.join(workdir, "cachebench-%d" % i)
-        out = subprocess.run([binary, d, str(records), str(seconds)], stdout=subprocess.PIPE,
+def cachebench(binary, workdir, records, seconds):
+    """One run of bench/cachebench.c on fresh caches: {figure: value}, other_cpus."""
+    d = os.path.join(workdir, "cachebench")
+    with Background([]) as bg:
+        out = subprocess.run(["nice", "-n", str(peers.NICE), binary, d, str(records),
+                              str(seconds)], stdout=subprocess.PIPE,
                              universal_newlines=True, check=True).stdout
-        subprocess.run(["rm", "-rf", d], check=True)
-        for line in out.splitlines():
-            key, value = line.split()
-            runs.setdefault(key, []).append(float(value))
-    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v)}
-            for k, v in runs.items()}
+    subprocess.run(["rm", "-rf", d], check=True)
+    r = {key: float(value) for key, value in (line.split() for line in out.splitlines())}
+    r["other_cpus"] = bg.other_cpus
+    return r
+
+
+def medians(runs):
+    """{figure: {median, min, max}} over a list of runs (dicts of figures)."""
+    keys = [k for k in runs[0] if k not in ("other_cpus", "retries")]
+    return {k: {"median": statistics.median(r[k] for r in runs),
+                "min": min(r[k] for r in runs), "max": max(r[k] for r in runs)} for k in keys}

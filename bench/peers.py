@@ -5,7 +5,8 @@ hints with loopback upstreams allowed, QNAME minimisation on, query logging off,
 cache big enough for the whole query set, and its own directory (on tmpfs) for its
 config and cache. DNSSEC validation is a switch (off until tern validates): when on,
 the trust anchor is the simnet's root.ds. Each process is pinned to one CPU with
-taskset, and may be run under callgrind.
+taskset and runs at nice -20 (so that other work on a shared machine
+disturbs it less), and may be run under callgrind.
 
 A server is started afresh (empty cache) by start() and stopped by stop(); the
 PIDs it started are the only ones it ever signals.
@@ -22,6 +23,7 @@ READY_TIMEOUT_VALGRIND_S = 120
 STOP_TIMEOUT_S = 10
 STOP_TIMEOUT_VALGRIND_S = 60
 CACHE_MB = 256
+NICE = -20      # servers and load generator: other work on a shared machine yields to them
 
 # What the report should say about the setup, where it is not quite like for like.
 FAIRNESS_NOTES = [
@@ -39,6 +41,8 @@ FAIRNESS_NOTES = [
     "counted: kresd fallocates its whole 256 MB cache file at start, which on tmpfs is RAM.",
     "pdns_recursor answers repeated questions from its packet cache, unbound and kresd from "
     "their record caches: each runs its own normal fast path.",
+    "Every server and dnsperf run at nice -20, so that other work on this shared machine "
+    "yields to them; it still moves the timings (see the background note).",
     "Only the worker is pinned alone: pdns_recursor's helper threads (web/stat, task) and "
     "tern's main thread share the server CPU with it and count in its CPU time.",
     "Upstream queries are counted at the simnet by capture, per resolver while the others "
@@ -123,7 +127,7 @@ class Server:
         shutil.rmtree(self.dir, ignore_errors=True)
         os.makedirs(self.dir)
         self.configure()
-        cmd = ["taskset", "-c", str(self.cpu)]
+        cmd = ["nice", "-n", str(NICE), "taskset", "-c", str(self.cpu)]
         if callgrind_out:
             cmd += ["valgrind", "--tool=callgrind", "--trace-children=yes",
                     "--callgrind-out-file=" + callgrind_out]
