@@ -2,7 +2,9 @@
  * Fills a fresh cache with N A-record RRsets (batches through cache_stash_many),
  * then has 1 and 2 threads look random ones up for a fixed time (cache_find; and
  * cache_read, alone and in held batches of READ_BATCH as a worker does for one
- * recvmmsg, when cache.h has them). Each thread is pinned to its own CPU. Prints
+ * recvmmsg, when cache.h has them). Each thread is pinned to its own CPU. A control
+ * does the same with random reads of a plain array as big as the cache: how this
+ * machine's memory scales from 1 to 2 threads, with no cache code at all. Prints
  * one line per figure, "name value", for bench/measure.py to read.
  * Usage: cachebench DIR N_RECORDS SECONDS */
 #define _GNU_SOURCE
@@ -31,6 +33,8 @@ static uint8_t (*names)[NAME_BYTES];
 static size_t n_names;
 static atomic_int stop;
 static uint64_t now_s;
+static uint8_t *control;        /* the control's array */
+static size_t control_bytes;
 
 static double mono_s(void)
 {
@@ -72,7 +76,8 @@ static uint64_t xorshift(uint64_t *s)
 struct job {
 	int cpu;
 	size_t first, count;      /* insert: the slice of names */
-	int use_read;             /* lookup: 0 cache_find, 1 cache_read, 2 cache_read in holds */
+	int use_read;             /* lookup: 0 cache_find, 1 cache_read, 2 cache_read in holds,
+				   * 3 the control: a read of a random byte of control[] */
 	unsigned long ops, misses;
 };
 
@@ -113,6 +118,12 @@ static void *lookup_run(void *arg)
 	unsigned long sink = 0;
 	pin(j->cpu);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		if (j->use_read == 3) {
+			for (int k = 0; k < FINDS_PER_ARENA; k++)
+				sink += control[xorshift(&seed) % control_bytes];
+			j->ops += FINDS_PER_ARENA;
+			continue;
+		}
 		struct arena *a = arena_create(ARENA_CAP);
 		for (int k = 0; k < FINDS_PER_ARENA; k++) {
 			const uint8_t *name = names[xorshift(&seed) % n_names];
@@ -177,6 +188,21 @@ static double run(void *(*fn)(void *), int n_threads, double seconds, int use_re
 	return rate;
 }
 
+/* Bytes of the cache files in @dir/1t (the one the lookups read), at least 1 MiB. */
+static size_t cache_bytes_in_use(const char *dir)
+{
+	char cmd[4200];
+	unsigned long kib = 0;
+	snprintf(cmd, sizeof(cmd), "du -sk '%s/1t'", dir);
+	FILE *p = popen(cmd, "r");
+	if (p) {
+		if (fscanf(p, "%lu", &kib) != 1)
+			kib = 0;
+		pclose(p);
+	}
+	return (kib < 1024 ? 1024 : kib) * 1024;
+}
+
 /* Insert every name into a fresh cache in @dir, with @n_threads writers. */
 static double fill(const char *dir, int n_threads)
 {
@@ -225,6 +251,16 @@ int main(int argc, char **argv)
 	double h2 = run(lookup_run, 2, seconds, 2, "held_reads_per_s");
 	printf("held_reads_ratio %.3f\n", h2 / h1);
 #endif
+
+	/* the control: as many bytes as the cache's map holds, read at random */
+	control_bytes = cache_bytes_in_use(argv[1]);
+	control = malloc(control_bytes);
+	if (control) {
+		memset(control, 1, control_bytes);
+		double c1 = run(lookup_run, 1, seconds, 3, "control_reads_per_s");
+		double c2 = run(lookup_run, 2, seconds, 3, "control_reads_per_s");
+		printf("control_reads_ratio %.3f\n", c2 / c1);
+	}
 	cache_close(cache);
 	return 0;
 }

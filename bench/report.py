@@ -122,7 +122,9 @@ def cache_table(res):
                             ("lookups/s (cache_find)", "finds_per_s", "≥ 1.8"),
                             ("lookups/s (cache_read, zero-copy)", "reads_per_s", "≥ 1.8"),
                             ("lookups/s (cache_read, held in batches of 32)", "held_reads_per_s",
-                             "≥ 1.8")]:
+                             "≥ 1.8"),
+                            ("control, no cache code: random byte reads of an array as big as "
+                             "the cache files", "control_reads_per_s", "")]:
         if key + "_1t" not in cb:
             continue
         one, two = cb[key + "_1t"]["median"], cb[key + "_2t"]["median"]
