@@ -7,7 +7,8 @@ PKGS="build-essential autoconf automake libtool pkg-config
  dns-root-data"
 TEST_PKGS="knot knot-dnsutils bind9-dnsutils ldnsutils python3-pytest python3-dnspython python3-cryptography
  openssl curl python3-h2 unbound
- clang libclang-rt-14-dev iproute2 util-linux"
+ clang libclang-rt-14-dev iproute2 util-linux
+ knot-resolver pdns-recursor dnsperf valgrind lmdb-utils"
 case "${1:-build}" in
 build) want="$PKGS" ;;
 test) want="$PKGS $TEST_PKGS" ;;

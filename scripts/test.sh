@@ -1,7 +1,7 @@
 #!/bin/sh
 # The whole test suite: unit tests and fuzz-corpus replay (make check), the
 # integration tests against the simulated internet, the same under ASan/UBSan,
-# and a short libFuzzer run. Ends with one "N passed, N failed" line that
+# a smoke run of bench/, and a short libFuzzer run. Ends with one "N passed, N failed" line that
 # counts individual tests (cmocka cases, pytest tests) and the other steps.
 set -u
 cd "$(dirname "$0")/.."
@@ -55,6 +55,16 @@ integration() { # dir
 	[ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
 	add "${p:-0}" "$f" "${s:-0}"
 }
+bench_smoke() { # dir: bench/ at tiny scale, so that it cannot rot (its figures mean nothing here)
+	echo "=== bench/run --smoke with $1"
+	if bench/run --smoke --no-install --build "$ROOT/$1" --results "$LOGS/bench-smoke.md" \
+		>"$LOGS/bench-smoke.log" 2>&1; then
+		add 1 0
+	else
+		tail -30 "$LOGS/bench-smoke.log"
+		add 0 1
+	fi
+}
 fuzz() {
 	echo "=== fuzz, $FUZZ_SECONDS s per target"
 	if sh fuzz/run.sh "$FUZZ_SECONDS" >"$LOGS/fuzz.log" 2>&1; then
@@ -67,7 +77,7 @@ fuzz() {
 
 [ -x configure ] || autoreconf -fi >/dev/null 2>&1
 mkdir -p "$LOGS"
-build build && check build && integration build
+build build && check build && integration build && bench_smoke build
 build build-asan --enable-sanitizers && check build-asan && integration build-asan
 fuzz
 echo "$passed passed, $failed failed, $skipped skipped"
