@@ -1,16 +1,25 @@
-/* bench/policy_bench: the costs of the policy isolates (issue #5):
- *   - isolate creation (lua_newstate with the safe libraries; and with the
- *     tern API and a trivial script loaded, as a worker does);
- *   - the memory of an idle isolate;
- *   - the policy stage per query: no policy, a trivial on_query
- *     (return tern.pass()), and the issue's example over a 100k-name list;
- *   - nameset_covers() alone on that list (hit and miss).
- * Build it against a configured build (default ../build-iso):
- *   cc -O2 -g -D_GNU_SOURCE -I. -Ibuild-iso $(pkg-config --cflags lua5.4 libuv) \
- *      -o build-iso/policy_bench bench/policy_bench.c \
- *      build-iso/libresolver.a build-iso/libcache.a build-iso/libproto.a build-iso/libbase.a \
- *      $(pkg-config --libs lua5.4 libuv ldns lmdb openssl libnghttp2) -pthread
- * and run build-iso/policy_bench (single thread, prints one line per figure). */
+/* bench/policy_bench: the costs of the policy isolates (issue #5), in process:
+ *   create    isolate_new()+isolate_free() (the safe libraries), and a worker's
+ *             whole load of a script (isolate, tern API, a trivial script): us
+ *   idle      the memory of an idle isolate: bare, and with the API and a
+ *             trivial script loaded (bytes the Lua allocator holds): KiB
+ *   trivial   policy_fast_query() (the cache-hit call) with
+ *             `function on_query(q) return tern.pass() end`: ns per call
+ *             (200 names in turn)
+ *   blocklist the same with the issue's example over a 100,000-name list
+ *             (tern.nameset, blocked:covers(q.name)): 200 names not listed
+ *             in turn (the query passes), 200 names listed (the verdict is
+ *             handed over), and names never seen before (each q.name a new
+ *             string)
+ *   covers    nameset_covers() alone on that list
+ * Each line is "key value unit". Under valgrind --tool=callgrind it runs fewer
+ * rounds and brackets each loop with callgrind client requests
+ * (zero / dump "key rounds"), so that bench/policy_bench.py can divide the
+ * instructions of each dump by its rounds: a figure that does not depend on
+ * the load of the machine.
+ * Built by `make -C bench policy BUILD=...` against a configured build with
+ * Lua (see bench/Makefile); run by bench/policy_bench.py. */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +29,7 @@
 #include <lua.h>
 
 #include "base/arena.h"
+#include "base/log.h"
 #include "proto/wire.h"
 #include "resolver/config.h"
 #include "resolver/isolate.h"
@@ -28,15 +38,45 @@
 #include "resolver/request.h"
 #include "resolver/worker.h"
 
+#if defined(__has_include)
+#if __has_include(<valgrind/callgrind.h>)
+#include <valgrind/callgrind.h>
+#define HAVE_CALLGRIND 1
+#endif
+#endif
+#ifndef HAVE_CALLGRIND
+#define RUNNING_ON_VALGRIND 0
+#define CALLGRIND_ZERO_STATS
+#define CALLGRIND_DUMP_STATS_AT(x) ((void)(x))
+#endif
+
 #define N_NAMES 100000
-#define CREATE_ROUNDS 2000
-#define CALL_ROUNDS 1000000
+
+static int create_rounds = 2000, call_rounds = 1000000;
 
 static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Start a measured loop of @rounds: zero callgrind's counters. */
+static double begin(void)
+{
+	CALLGRIND_ZERO_STATS;
+	return now_s();
+}
+
+/* End it: dump the counters as "key rounds"; print "key value unit" with the
+ * time per round in @scale units (1e6: us, 1e9: ns). */
+static void end(double t0, const char *key, int rounds, double scale, const char *unit)
+{
+	double t = now_s() - t0;
+	char label[96];
+	snprintf(label, sizeof(label), "%s %d", key, rounds);
+	CALLGRIND_DUMP_STATS_AT(label);
+	printf("%s %.3f %s\n", key, t / rounds * scale, unit);
 }
 
 static const char *write_file(const char *text, const char *suffix)
@@ -65,12 +105,12 @@ static const char *blocklist(void)
 	return p;
 }
 
-/* A worker with @script as its policy (NULL: none), enough to run the stage. */
+/* A worker with @script as its policy, enough to run the stage. */
 static void worker_with(struct worker *w, struct config *cfg, const char *script)
 {
 	memset(w, 0, sizeof(*w));
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->policy_path = script ? strdup(script) : NULL;
+	cfg->policy_path = strdup(script);
 	cfg->policy_memory_max = 16 * 1024 * 1024;
 	cfg->policy_instructions_max = 1000000;
 	cfg->policy_timeout_ms = 10;
@@ -82,59 +122,69 @@ static void worker_with(struct worker *w, struct config *cfg, const char *script
 	}
 }
 
-static struct request *request_for(struct worker *w, const char *name)
+static void worker_done(struct worker *w, struct config *cfg)
 {
-	struct arena *a = arena_create(REQUEST_ARENA_MAX);
-	struct request *req = arena_zalloc(a, sizeof(*req));
-	req->arena = a;
-	req->w = w;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&req->peer;
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = htonl(0x7f000001);
-	req->peer_len = sizeof(*sin);
-	uint8_t qname[NAME_MAX_WIRE];
-	name_from_text(name, qname);
-	req->q_wire = arena_alloc(a, 512);
-	struct msg_builder b;
-	mb_init(&b, req->q_wire, 512, 1, FLAG_RD);
-	mb_question(&b, qname, TYPE_A, CLASS_IN);
-	req->q_len = (uint16_t)mb_finish(&b);
-	const char *why;
-	if (msg_parse(&req->q, req->q_wire, req->q_len, &why) < 0) {
-		fprintf(stderr, "msg_parse: %s\n", why);
-		exit(1);
-	}
-	return req;
+	policy_worker_stop(w);
+	uv_run(&w->loop, UV_RUN_DEFAULT);
+	policy_worker_free(w);
+	uv_loop_close(&w->loop);
+	free(cfg->policy_path);
 }
 
-static double stage_ns(struct worker *w, const char *name)
+/* A plain query for @name (A, RD, EDNS 1232) as a client sends it. */
+static size_t query_for(const char *name, uint8_t *buf, size_t cap)
 {
-	struct request *req = request_for(w, name);
-	double t0 = now_s();
-	for (int i = 0; i < CALL_ROUNDS; i++) {
-		req->result = NULL;
-		(void)policy_query_run(req);
+	uint8_t qname[NAME_MAX_WIRE];
+	if (name_from_text(name, qname) < 0)
+		exit(1);
+	struct msg_builder b;
+	mb_init(&b, buf, cap, 0x1234, FLAG_RD);
+	mb_question(&b, qname, TYPE_A, CLASS_IN);
+	return mb_finish(&b);
+}
+
+/* policy_fast_query() as the fast path calls it on a cache hit, over @n_names
+ * names made by @fmt from 0..n_names-1, in turn. */
+static void fast_calls(struct worker *w, const char *key, const char *fmt, int n_names,
+		       enum policy_fast want)
+{
+	uint8_t(*q)[128] = malloc((size_t)n_names * sizeof(*q));
+	size_t *q_len = malloc((size_t)n_names * sizeof(*q_len));
+	for (int i = 0; i < n_names; i++) {
+		char name[96];
+		snprintf(name, sizeof(name), fmt, i, i % 997);
+		q_len[i] = query_for(name, q[i], sizeof(q[i]));
 	}
-	double ns = (now_s() - t0) / CALL_ROUNDS * 1e9;
-	arena_destroy(req->arena);
-	return ns;
+	struct sockaddr_in peer = { .sin_family = AF_INET, .sin_port = htons(5353) };
+	peer.sin_addr.s_addr = htonl(0xc0000201);
+	if (policy_fast_query(w, q[0], q_len[0], (struct sockaddr *)&peer) != want) {
+		fprintf(stderr, "%s: not the expected verdict\n", key);
+		exit(1);
+	}
+	double t0 = begin();
+	for (int i = 0, j = 0; i < call_rounds; i++, j = j + 1 == n_names ? 0 : j + 1)
+		(void)policy_fast_query(w, q[j], q_len[j], (struct sockaddr *)&peer);
+	end(t0, key, call_rounds, 1e9, "ns");
+	free(q);
+	free(q_len);
 }
 
 int main(void)
 {
+	log_threshold = LOG_LEVEL_WARN;
+	if (RUNNING_ON_VALGRIND) {
+		create_rounds = 200;
+		call_rounds = 20000;
+	}
 	struct isolate_limits lim = { .mem_max = 16 * 1024 * 1024, .instr_max = 1000000,
 				      .timeout_us = 10000 };
-	/* creation of a bare isolate */
-	double t0 = now_s();
-	size_t idle = 0;
-	for (int i = 0; i < CREATE_ROUNDS; i++) {
-		struct isolate *iso = isolate_new(&lim);
-		idle = isolate_mem_used(iso);
-		isolate_free(iso);
-	}
-	double create_us = (now_s() - t0) / CREATE_ROUNDS * 1e6;
-	printf("isolate_new+free:                 %8.1f us   idle isolate %zu bytes (%.1f KiB)\n",
-	       create_us, idle, idle / 1024.0);
+	struct isolate *iso = isolate_new(&lim);
+	printf("idle_bare %.1f KiB\n", isolate_mem_used(iso) / 1024.0);
+	isolate_free(iso);
+	double t0 = begin();
+	for (int i = 0; i < create_rounds; i++)
+		isolate_free(isolate_new(&lim));
+	end(t0, "create_bare", create_rounds, 1e6, "us");
 
 	const char *trivial = write_file("function on_query(q) return tern.pass() end\n", ".lua");
 	const char *bl = blocklist();
@@ -148,61 +198,45 @@ int main(void)
 		 bl);
 	const char *ex = write_file(example, ".lua");
 
-	/* a worker's whole load: isolate, tern API, the trivial script */
 	struct worker w;
 	struct config cfg;
-	t0 = now_s();
-	for (int i = 0; i < CREATE_ROUNDS; i++) {
+	t0 = begin();
+	for (int i = 0; i < create_rounds; i++) {
 		worker_with(&w, &cfg, trivial);
-		policy_worker_stop(&w);
-		uv_run(&w.loop, UV_RUN_DEFAULT);
-		policy_worker_free(&w);
-		uv_loop_close(&w.loop);
-		free(cfg.policy_path);
+		worker_done(&w, &cfg);
 	}
-	printf("policy load (isolate+API+script): %8.1f us\n", (now_s() - t0) / CREATE_ROUNDS * 1e6);
-
-	worker_with(&w, &cfg, NULL);
-	printf("stage, no policy:                 %8.1f ns/query\n", stage_ns(&w, "www.example.com"));
-	uv_loop_close(&w.loop);
+	end(t0, "create_loaded", create_rounds, 1e6, "us");
 
 	worker_with(&w, &cfg, trivial);
-	printf("stage, trivial on_query:          %8.1f ns/query\n", stage_ns(&w, "www.example.com"));
-	policy_worker_stop(&w);
-	uv_run(&w.loop, UV_RUN_DEFAULT);
-	policy_worker_free(&w);
-	uv_loop_close(&w.loop);
-	free(cfg.policy_path);
+	printf("idle_loaded %.1f KiB\n", policy_mem_used(&w) / 1024.0);
+	fast_calls(&w, "call_trivial", "www.site%d.example.org", 200, POLICY_FAST_PASS);
+	worker_done(&w, &cfg);
 
 	t0 = now_s();
 	worker_with(&w, &cfg, ex);
-	printf("example load with 100k list:      %8.1f ms (file read once per process)\n",
-	       (now_s() - t0) * 1e3);
-	printf("stage, example, name not listed:  %8.1f ns/query\n",
-	       stage_ns(&w, "www.some-site.example.org"));
-	printf("stage, example, name listed:      %8.1f ns/query\n",
-	       stage_ns(&w, "x.ads777.tracker777.example"));
+	printf("load_blocklist %.1f ms\n", (now_s() - t0) * 1e3);
+	/* 200 names in turn, as bench/run's callgrind pass; then every name new */
+	fast_calls(&w, "call_blocklist_pass", "www.site%d.example.org", 200, POLICY_FAST_PASS);
+	fast_calls(&w, "call_blocklist_block", "x.ads%d.tracker%d.example", 200, POLICY_FAST_FULL);
+	fast_calls(&w, "call_blocklist_pass_new_names", "www.fresh%d.example.org", call_rounds,
+		   POLICY_FAST_PASS);
+	worker_done(&w, &cfg);
 
 	char err[256];
 	struct nameset *s = nameset_open(bl, err, sizeof(err));
-	printf("nameset: %zu names, %zu bytes (%.1f MiB)\n", nameset_count(s), nameset_bytes(s),
+	printf("nameset_names %zu names\nnameset_size %.1f MiB\n", nameset_count(s),
 	       nameset_bytes(s) / 1048576.0);
 	const char *miss = "www.some-site.example.org", *hit = "x.ads777.tracker777.example";
 	volatile bool sink = false;
-	t0 = now_s();
-	for (int i = 0; i < CALL_ROUNDS; i++)
+	t0 = begin();
+	for (int i = 0; i < call_rounds; i++)
 		sink ^= nameset_covers(s, miss, strlen(miss));
-	printf("nameset_covers, miss (4 labels):  %8.1f ns\n", (now_s() - t0) / CALL_ROUNDS * 1e9);
-	t0 = now_s();
-	for (int i = 0; i < CALL_ROUNDS; i++)
+	end(t0, "covers_miss", call_rounds, 1e9, "ns");
+	t0 = begin();
+	for (int i = 0; i < call_rounds; i++)
 		sink ^= nameset_covers(s, hit, strlen(hit));
-	printf("nameset_covers, hit (4 labels):   %8.1f ns\n", (now_s() - t0) / CALL_ROUNDS * 1e9);
+	end(t0, "covers_hit", call_rounds, 1e9, "ns");
 	nameset_close(s);
-	policy_worker_stop(&w);
-	uv_run(&w.loop, UV_RUN_DEFAULT);
-	policy_worker_free(&w);
-	uv_loop_close(&w.loop);
-	free(cfg.policy_path);
 	unlink(trivial);
 	unlink(ex);
 	unlink(bl);

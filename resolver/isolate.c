@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <lauxlib.h>
@@ -493,8 +494,26 @@ char *isolate_read_source(const char *path, size_t *len, char *err, size_t err_c
 		snprintf(err, err_cap, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
-	char *buf = malloc(SCRIPT_SIZE_MAX);
-	size_t n = buf ? fread(buf, 1, SCRIPT_SIZE_MAX, f) : 0;
+	/* as big as the file says it is (not SCRIPT_SIZE_MAX: a 4 MiB buffer per
+	 * load is an mmap and its page faults); one byte more tells a file that
+	 * grew since, or a file whose size stat cannot tell */
+	struct stat st;
+	size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 && st.st_size < SCRIPT_SIZE_MAX
+			     ? (size_t)st.st_size + 1
+			     : SCRIPT_SIZE_MAX;
+	char *buf = malloc(cap);
+	size_t n = buf ? fread(buf, 1, cap, f) : 0;
+	if (buf && n == cap && cap < SCRIPT_SIZE_MAX) {
+		/* it grew: read the rest up to the limit */
+		char *big = realloc(buf, SCRIPT_SIZE_MAX);
+		if (!big) {
+			free(buf);
+			buf = NULL;
+		} else {
+			buf = big;
+			n += fread(buf + n, 1, SCRIPT_SIZE_MAX - n, f);
+		}
+	}
 	bool too_big = buf && n == SCRIPT_SIZE_MAX;
 	bool bad = !buf || ferror(f);
 	fclose(f);

@@ -29,6 +29,13 @@ struct slot {
 struct nameset {
 	struct slot *table;
 	size_t mask;     /* table size - 1 */
+	/* a filter in front of the table, so that most probes of names not in
+	 * the set touch neither the table nor the blob (both far bigger than a
+	 * cache): which label counts occur (bit i: i labels; bit 63: 63 or more),
+	 * and a Bloom filter of one byte per slot, two bits per name, both bits
+	 * in the same 64-bit word */
+	uint64_t label_counts;
+	uint64_t *bloom;
 	size_t n;
 	char *blob;
 	size_t blob_len, blob_cap;
@@ -88,7 +95,7 @@ static uint32_t finish(uint64_t h)
 	return r ? r : 1;
 }
 
-#define LABELS_MAX 128
+#define LABELS_MAX NAMESET_LABELS_MAX
 
 /* The start of each label of canonical @p (escape-aware); returns how many. */
 static int label_starts(const char *p, size_t len, uint16_t *at)
@@ -107,7 +114,8 @@ static int label_starts(const char *p, size_t len, uint16_t *at)
 	return n;
 }
 
-static uint32_t hash_name(const char *p, size_t len)
+/* The unfinished hash of canonical @p; its label count in *@labels. */
+static uint64_t hash_name64(const char *p, size_t len, int *labels)
 {
 	uint16_t at[LABELS_MAX];
 	int n = label_starts(p, len, at);
@@ -117,7 +125,47 @@ static uint32_t hash_name(const char *p, size_t len)
 		h = hash_label(h, p + at[i], end - at[i]);
 		end = at[i] ? at[i] - 1u : 0;
 	}
-	return finish(h);
+	if (labels)
+		*labels = n;
+	return h;
+}
+
+static uint32_t hash_name(const char *p, size_t len)
+{
+	return finish(hash_name64(p, len, NULL));
+}
+
+static uint64_t label_bit(int labels)
+{
+	return 1ull << (labels < 63 ? labels : 63);
+}
+
+/* The Bloom filter's word and two bits for a name of (unfinished) hash @h. */
+static uint64_t bloom_bits(uint64_t h, size_t *word, size_t words)
+{
+	uint64_t b = (h ^ (h >> 31)) * 0x94d049bb133111ebull;
+	b ^= b >> 29;
+	*word = (size_t)b & (words - 1);
+	return 1ull << ((b >> 40) & 63) | 1ull << ((b >> 46) & 63);
+}
+
+static size_t bloom_words(const struct nameset *s)
+{
+	return (s->mask + 1) / 8; /* one byte per slot; TABLE_MIN / 8 is a power of two */
+}
+
+static bool bloom_may_have(const struct nameset *s, uint64_t h)
+{
+	size_t w;
+	uint64_t bits = bloom_bits(h, &w, bloom_words(s));
+	return (s->bloom[w] & bits) == bits;
+}
+
+static void bloom_add(struct nameset *s, uint64_t h)
+{
+	size_t w;
+	uint64_t bits = bloom_bits(h, &w, bloom_words(s));
+	s->bloom[w] |= bits;
 }
 
 static bool slot_matches(const struct nameset *s, const struct slot *sl, uint32_t h, const char *p,
@@ -147,8 +195,12 @@ static int grow(struct nameset *s)
 {
 	size_t size = s->table ? (s->mask + 1) * 2 : TABLE_MIN;
 	struct slot *t = calloc(size, sizeof(*t));
-	if (!t)
+	uint64_t *bloom = calloc(size / 8, sizeof(uint64_t));
+	if (!t || !bloom) {
+		free(t);
+		free(bloom);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; s->table && i <= s->mask; i++) {
 		struct slot sl = s->table[i];
 		if (!sl.hash)
@@ -159,8 +211,13 @@ static int grow(struct nameset *s)
 		t[j] = sl;
 	}
 	free(s->table);
+	free(s->bloom);
 	s->table = t;
+	s->bloom = bloom;
 	s->mask = size - 1;
+	/* the filter's size follows the table's: hash every name again */
+	for (size_t off = 0; off < s->blob_len; off += 1u + (uint8_t)s->blob[off])
+		bloom_add(s, hash_name64(s->blob + off + 1, (uint8_t)s->blob[off], NULL));
 	return 0;
 }
 
@@ -192,12 +249,16 @@ static int insert(struct nameset *s, const char *p, size_t len)
 	s->blob[off] = (char)len;
 	memcpy(s->blob + off + 1, p, len);
 	s->blob_len += len + 1;
-	uint32_t h = hash_name(p, len);
+	int labels;
+	uint64_t h64 = hash_name64(p, len, &labels);
+	uint32_t h = finish(h64);
 	size_t i = h & s->mask;
 	while (s->table[i].hash)
 		i = (i + 1) & s->mask;
 	s->table[i] = (struct slot){ h, off };
 	s->n++;
+	s->label_counts |= label_bit(labels);
+	bloom_add(s, h64);
 	return 0;
 }
 
@@ -260,6 +321,23 @@ bool nameset_has(const struct nameset *s, const char *text, size_t len)
 	return n > 0 && find(s, buf, (size_t)n);
 }
 
+/* Probe each suffix of canonical @p (labels starting at @at[0..k-1]), the
+ * shortest first: "com", "example.com", "www.example.com". */
+static bool covers_canon(const struct nameset *s, const char *p, size_t n, const uint16_t *at, int k)
+{
+	uint64_t h = seed;
+	size_t end = n;
+	for (int i = k - 1; i >= 0; i--) {
+		h = hash_label(h, p + at[i], end - at[i]);
+		end = at[i] ? at[i] - 1u : 0;
+		if (!(s->label_counts & label_bit(k - i)) || !bloom_may_have(s, h))
+			continue;
+		if (find_hashed(s, p + at[i], n - at[i], finish(h)))
+			return true;
+	}
+	return false;
+}
+
 bool nameset_covers(const struct nameset *s, const char *text, size_t len)
 {
 	char buf[NAME_TEXT_MAX + 1 + 3 * 64];
@@ -270,16 +348,15 @@ bool nameset_covers(const struct nameset *s, const char *text, size_t len)
 		return false;
 	uint16_t at[LABELS_MAX];
 	int k = label_starts(buf, (size_t)n, at);
-	uint64_t h = seed;
-	size_t end = (size_t)n;
-	/* the shortest suffix first: "com", "example.com", "www.example.com" */
-	for (int i = k - 1; i >= 0; i--) {
-		h = hash_label(h, buf + at[i], end - at[i]);
-		end = at[i] ? at[i] - 1u : 0;
-		if (find_hashed(s, buf + at[i], (size_t)n - at[i], finish(h)))
-			return true;
-	}
-	return false;
+	return covers_canon(s, buf, (size_t)n, at, k);
+}
+
+bool nameset_covers_canon(const struct nameset *s, const char *text, size_t len,
+			  const uint16_t *starts, int n_labels)
+{
+	if (!s->n || len == 0 || n_labels <= 0 || n_labels > LABELS_MAX)
+		return false;
+	return covers_canon(s, text, len, starts, n_labels);
 }
 
 struct nameset *nameset_new(void)
@@ -312,12 +389,14 @@ size_t nameset_skipped(const struct nameset *s)
 
 size_t nameset_bytes(const struct nameset *s)
 {
-	return sizeof(*s) + s->blob_cap + (s->table ? (s->mask + 1) * sizeof(struct slot) : 0);
+	return sizeof(*s) + s->blob_cap +
+	       (s->table ? (s->mask + 1) * (sizeof(struct slot) + 1) : 0); /* + 1: the filter */
 }
 
 static void destroy(struct nameset *s)
 {
 	free(s->table);
+	free(s->bloom);
 	free(s->blob);
 	free(s->path);
 	free(s);

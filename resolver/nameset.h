@@ -17,6 +17,8 @@
 
 struct nameset;
 
+#define NAMESET_LABELS_MAX 128 /* labels of a name: a wire name has at most 127 */
+
 /** The set for the file at @path: loaded now, or shared with an earlier
  * open of the same unchanged file. Lines that are not names are skipped and
  * counted. Returns NULL with @err ("path: what", or "path:line: what" for a
@@ -34,6 +36,13 @@ int nameset_add(struct nameset *s, const char *text, size_t len);
 /** True when the name @text (presentation form, @len bytes, case ignored, a
  * final dot optional) or one of its parents is in the set. */
 bool nameset_covers(const struct nameset *s, const char *text, size_t len);
+/** nameset_covers() for a name the caller has made canonical: lowercase,
+ * without the final dot, not the root, no escapes ("\\"), each label at most
+ * 63 bytes, @n_labels labels starting at the offsets @starts (@starts[0] is
+ * 0). For q.name, which the policy stage makes from the wire form: it skips
+ * the checks and the copy. */
+bool nameset_covers_canon(const struct nameset *s, const char *text, size_t len,
+			  const uint16_t *starts, int n_labels);
 /** True when the name @text itself is in the set. */
 bool nameset_has(const struct nameset *s, const char *text, size_t len);
 

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,10 +103,48 @@ struct policy {
 	struct req_state *inflight[REQ_BUCKETS];
 };
 
-/* The query as a script sees it, for the length of one call. */
+#define NAME_TEXT_CAP 1280 /* a wire name (255 bytes) in text, every byte escaped */
+#define NAME_CACHE 256       /* q.name strings kept per isolate (a power of two) */
+#define NAME_CACHE_WIRE 48   /* of names up to this long in wire form */
+#define NAME_CACHE_LABELS 16 /* and this many labels */
+#define QVIEW_UV_NAME 1      /* q's user value of an uncached q.name */
+#define QVIEW_UV_CACHE 2     /* the first of NAME_CACHE user values */
+
+/* The query as a script sees it, for the length of one call: one userdata
+ * per isolate, pointed at the query by qview_bind() and made to read nil
+ * after it. Nothing is built before the script asks: each field of q is made
+ * by q_index() when read. The fast path binds it to the query bytes it has
+ * checked (no request, no parse); the rest of the message (EDNS) is parsed
+ * only when the script reads an EDNS field. */
 struct qview {
-	const struct request *req; /* NULL outside a call: a kept q reads nil */
-	const struct req_state *st;
+	bool live;                  /* inside a call: outside, a kept q reads nil */
+	const struct request *req;  /* the full path's request; NULL on the fast path */
+	const struct req_state *st; /* tags; NULL on the fast path */
+	const uint8_t *qname;       /* wire form, case as sent */
+	uint16_t qtype, qclass, flags;
+	const struct sockaddr *peer;
+	const uint8_t *wire; /* fast path: the whole query, for a parse on demand */
+	size_t wire_len;
+	const struct msg *msg; /* the parsed query: the request's, or parsed on demand */
+	size_t qname_len;    /* of the wire form */
+	/* q.name as made in this call (anchored as a user value of the userdata,
+	 * number name_uv): a set's covers() given this very string uses its
+	 * label offsets */
+	const char *name;
+	size_t name_len;
+	int name_uv;
+	bool name_plain; /* no escapes: nameset_covers_canon() may take it */
+	int n_labels;
+	uint16_t label_at[NAMESET_LABELS_MAX];
+	struct msg scratch;
+	/* the strings of recent names (user values 2...): most queries ask for a
+	 * name asked for before, whose q.name then costs a hash and a compare */
+	struct name_entry {
+		uint8_t wire_len; /* 0: empty */
+		uint8_t n_labels;
+		uint8_t label_at[NAME_CACHE_LABELS];
+		uint8_t wire[NAME_CACHE_WIRE];
+	} cache[NAME_CACHE];
 };
 
 static const char QVIEW_MT[] = "tern.query";
@@ -213,41 +252,193 @@ static void push_addr(lua_State *L, const struct sockaddr *sa)
 
 /* ---- the q userdata ---- */
 
+static void qview_bind(struct qview *v, const struct request *req, const struct req_state *st)
+{
+	v->live = true;
+	v->req = req;
+	v->st = st;
+	v->qname = req->q.qname;
+	v->qname_len = name_len(req->q.qname);
+	v->qtype = req->q.qtype;
+	v->qclass = req->q.qclass;
+	v->flags = req->q.hdr.flags;
+	v->peer = (const struct sockaddr *)&req->peer;
+	v->wire = NULL;
+	v->msg = &req->q;
+	v->name = NULL;
+}
+
+static void qview_unbind(struct qview *v)
+{
+	v->live = false;
+	v->req = NULL;
+	v->st = NULL;
+	v->msg = NULL;
+	v->name = NULL;
+}
+
+/* The message, parsed on the fast path only when a field needs it. */
+static const struct msg *qview_msg(struct qview *v)
+{
+	if (!v->msg && v->wire && msg_parse(&v->scratch, v->wire, v->wire_len, NULL) == 0)
+		v->msg = &v->scratch;
+	return v->msg;
+}
+
+/* A byte of a name as it appears in text, lowercased; 0 when it is escaped
+ * ('.', '\\', and bytes outside printable ASCII). */
+static uint8_t text_byte[256];
+static pthread_once_t text_byte_once = PTHREAD_ONCE_INIT;
+
+static void text_byte_init(void)
+{
+	for (int c = '!'; c < 0x7f; c++)
+		text_byte[c] = (uint8_t)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+	text_byte['.'] = 0;
+	text_byte['\\'] = 0;
+}
+
+/* q.name: lowercase text without the final dot ("." for the root), RFC 1035
+ * escapes for '.', '\' and bytes outside printable ASCII. Records where each
+ * label starts, and whether any byte was escaped. */
+static size_t qname_text(struct qview *v, char *out)
+{
+	const uint8_t *name = v->qname;
+	size_t o = 0;
+	int k = 0;
+	bool plain = true;
+	if (*name == 0) {
+		out[0] = '.';
+		v->n_labels = 0;
+		v->name_plain = false;
+		return 1;
+	}
+	while (*name && o + 4 * 64 + 1 < NAME_TEXT_CAP) {
+		uint8_t l = *name++;
+		if (o)
+			out[o++] = '.';
+		if (k < NAMESET_LABELS_MAX)
+			v->label_at[k++] = (uint16_t)o;
+		for (const uint8_t *end = name + l; name < end; name++) {
+			uint8_t c = *name;
+			if (text_byte[c]) {
+				out[o++] = (char)text_byte[c];
+			} else {
+				plain = false;
+				out[o++] = '\\';
+				if (c == '.' || c == '\\') {
+					out[o++] = (char)c;
+				} else {
+					out[o++] = (char)('0' + c / 100);
+					out[o++] = (char)('0' + c / 10 % 10);
+					out[o++] = (char)('0' + c % 10);
+				}
+			}
+		}
+	}
+	v->n_labels = k;
+	v->name_plain = plain;
+	return o;
+}
+
+static uint32_t wire_hash(const uint8_t *p, size_t n)
+{
+	uint64_t h = n * 0x9e3779b97f4a7c15ull;
+	for (; n >= 8; p += 8, n -= 8) {
+		uint64_t x;
+		memcpy(&x, p, 8);
+		h = (h ^ x) * 0xff51afd7ed558ccdull;
+	}
+	if (n) {
+		uint64_t x = 0;
+		memcpy(&x, p, n);
+		h = (h ^ x) * 0xff51afd7ed558ccdull;
+	}
+	return (uint32_t)(h >> 32);
+}
+
+/* Push q.name (argument 1 is q). A name that collides with another in the
+ * cache (clients choose names) only misses it. */
+static void push_name(lua_State *L, struct qview *v)
+{
+	if (v->name) {
+		lua_getiuservalue(L, 1, v->name_uv);
+		return;
+	}
+	size_t wl = v->qname_len;
+	struct name_entry *e = NULL;
+	int uv = QVIEW_UV_NAME;
+	if (wl <= NAME_CACHE_WIRE) {
+		uint32_t slot = wire_hash(v->qname, wl) & (NAME_CACHE - 1);
+		e = &v->cache[slot];
+		uv = QVIEW_UV_CACHE + (int)slot;
+		if (e->wire_len == wl && memcmp(e->wire, v->qname, wl) == 0) {
+			lua_getiuservalue(L, 1, uv);
+			v->name = lua_tolstring(L, -1, &v->name_len);
+			v->name_uv = uv;
+			v->name_plain = true;
+			v->n_labels = e->n_labels;
+			for (int i = 0; i < e->n_labels; i++)
+				v->label_at[i] = e->label_at[i];
+			return;
+		}
+	}
+	char buf[NAME_TEXT_CAP];
+	size_t n = qname_text(v, buf);
+	lua_pushlstring(L, buf, n);
+	lua_pushvalue(L, -1);
+	if (!e || !v->name_plain || v->n_labels > NAME_CACHE_LABELS) {
+		e = NULL;
+		uv = QVIEW_UV_NAME;
+	}
+	lua_setiuservalue(L, 1, uv); /* alive while v->name points into it */
+	v->name = lua_tostring(L, -1);
+	v->name_len = n;
+	v->name_uv = uv;
+	if (e) {
+		e->wire_len = (uint8_t)wl;
+		memcpy(e->wire, v->qname, wl);
+		e->n_labels = (uint8_t)v->n_labels;
+		for (int i = 0; i < v->n_labels; i++)
+			e->label_at[i] = (uint8_t)v->label_at[i];
+	}
+}
+
 static int q_index(lua_State *L)
 {
 	/* only ever the __index of QVIEW_MT, which scripts cannot reach (its
 	 * __metatable hides it): argument 1 is a qview, no check needed */
 	struct qview *v = lua_touserdata(L, 1);
-	const char *k = luaL_checkstring(L, 2);
-	const struct request *req = v->req;
-	if (!req) {
-		lua_pushnil(L); /* a q kept past its call */
+	size_t kl;
+	const char *k = lua_tolstring(L, 2, &kl);
+	if (!v->live || !k) {
+		lua_pushnil(L); /* a q kept past its call, or a key not a name */
 		return 1;
 	}
-	const struct msg *q = &req->q;
-	char buf[1024];
-	if (strcmp(k, "name") == 0) {
-		size_t n = name_text(q->qname, buf, sizeof(buf));
-		lua_pushlstring(L, buf, n);
-	} else if (strcmp(k, "type") == 0) {
-		lua_pushstring(L, type_name(q->qtype, buf));
-	} else if (strcmp(k, "qtype") == 0) {
-		lua_pushinteger(L, q->qtype);
-	} else if (strcmp(k, "class") == 0) {
-		lua_pushstring(L, q->qclass == CLASS_IN ? "IN" : "OTHER");
-	} else if (strcmp(k, "client") == 0) {
-		push_addr(L, (const struct sockaddr *)&req->peer);
-	} else if (strcmp(k, "transport") == 0) {
-		lua_pushstring(L, transport_name(req));
-	} else if (strcmp(k, "path") == 0) {
-		const char *path = req->tx && req->tx->path ? req->tx->path(req) : NULL;
+	char buf[NAME_TEXT_CAP];
+#define KEY(lit) (kl == sizeof(lit) - 1 && memcmp(k, lit, sizeof(lit) - 1) == 0)
+	if (KEY("name")) {
+		push_name(L, v);
+	} else if (KEY("type")) {
+		lua_pushstring(L, type_name(v->qtype, buf));
+	} else if (KEY("qtype")) {
+		lua_pushinteger(L, v->qtype);
+	} else if (KEY("class")) {
+		lua_pushstring(L, v->qclass == CLASS_IN ? "IN" : "OTHER");
+	} else if (KEY("client")) {
+		push_addr(L, v->peer);
+	} else if (KEY("transport")) {
+		lua_pushstring(L, v->req ? transport_name(v->req) : "udp");
+	} else if (KEY("path")) {
+		const struct request *req = v->req;
+		const char *path = req && req->tx && req->tx->path ? req->tx->path(req) : NULL;
 		if (path)
 			lua_pushstring(L, path);
 		else
 			lua_pushnil(L);
-	} else if (strcmp(k, "labels") == 0) {
+	} else if (KEY("labels")) {
 		lua_createtable(L, 4, 0);
-		const uint8_t *p = q->qname;
+		const uint8_t *p = v->qname;
 		int i = 0;
 		char lb[64 * 4 + 1];
 		while (*p) {
@@ -260,20 +451,23 @@ static int q_index(lua_State *L)
 			lua_rawseti(L, -2, ++i);
 			p += *p + 1;
 		}
-	} else if (strcmp(k, "edns") == 0) {
-		lua_pushboolean(L, q->has_opt);
-	} else if (strcmp(k, "dnssec_ok") == 0) {
-		lua_pushboolean(L, q->has_opt && (q->edns_flags & EDNS_FLAG_DO));
-	} else if (strcmp(k, "edns_size") == 0) {
-		if (q->has_opt)
+	} else if (KEY("edns")) {
+		const struct msg *q = qview_msg(v);
+		lua_pushboolean(L, q && q->has_opt);
+	} else if (KEY("dnssec_ok")) {
+		const struct msg *q = qview_msg(v);
+		lua_pushboolean(L, q && q->has_opt && (q->edns_flags & EDNS_FLAG_DO));
+	} else if (KEY("edns_size")) {
+		const struct msg *q = qview_msg(v);
+		if (q && q->has_opt)
 			lua_pushinteger(L, q->edns_udp_size);
 		else
 			lua_pushnil(L);
-	} else if (strcmp(k, "rd") == 0) {
-		lua_pushboolean(L, q->hdr.flags & FLAG_RD);
-	} else if (strcmp(k, "cd") == 0) {
-		lua_pushboolean(L, q->hdr.flags & FLAG_CD);
-	} else if (strcmp(k, "tags") == 0) {
+	} else if (KEY("rd")) {
+		lua_pushboolean(L, v->flags & FLAG_RD);
+	} else if (KEY("cd")) {
+		lua_pushboolean(L, v->flags & FLAG_CD);
+	} else if (KEY("tags")) {
 		lua_createtable(L, 0, v->st ? v->st->n_tags : 0);
 		for (int i = 0; v->st && i < v->st->n_tags; i++) {
 			lua_pushboolean(L, 1);
@@ -282,6 +476,7 @@ static int q_index(lua_State *L)
 	} else {
 		lua_pushnil(L);
 	}
+#undef KEY
 	return 1;
 }
 
@@ -329,10 +524,9 @@ static int t_keep(lua_State *L)
 	return act(L, ACT_KEEP);
 }
 
-/* A name set as scripts hold it. The magic (odd: never a pointer, so never
- * the start of a qview, the only other userdata of this size) lets the
- * per-query methods check their argument without luaL_checkudata's registry
- * lookup. */
+/* A name set as scripts hold it. The magic lets the per-query methods check
+ * their argument without luaL_checkudata's registry lookup: no other
+ * userdata has this size (a qview is larger, a prefix set smaller). */
 #define NAMESET_MAGIC 0x6e616d6573657431ull
 struct nameset_ud {
 	uint64_t magic;
@@ -404,12 +598,22 @@ static int nameset_gc(lua_State *L)
 	return 0;
 }
 
+/* set:covers(name): a closure over the isolate's qview (upvalue 1), so that
+ * covers(q.name) skips the checks and the copy of a name made from the wire */
 static int nameset_covers_l(lua_State *L)
 {
 	struct nameset *ns = check_nameset(L);
 	size_t len;
 	const char *s = luaL_checklstring(L, 2, &len);
-	lua_pushboolean(L, ns && nameset_covers(ns, s, len));
+	const struct qview *v = lua_touserdata(L, lua_upvalueindex(1));
+	bool yes;
+	if (!ns)
+		yes = false;
+	else if (s == v->name && v->name_plain)
+		yes = nameset_covers_canon(ns, s, len, v->label_at, v->n_labels);
+	else
+		yes = nameset_covers(ns, s, len);
+	lua_pushboolean(L, yes);
 	return 1;
 }
 
@@ -514,6 +718,7 @@ static int t_is_under(lua_State *L)
 
 static int open_tern(lua_State *L)
 {
+	pthread_once(&text_byte_once, text_byte_init);
 	static const luaL_Reg fns[] = {
 		{ "pass", t_pass },         { "refuse", t_refuse },       { "nxdomain", t_nxdomain },
 		{ "nodata", t_nodata },     { "servfail", t_servfail },   { "answer", t_answer },
@@ -531,10 +736,19 @@ static int open_tern(lua_State *L)
 	lua_setfield(L, -2, "__metatable"); /* getmetatable(q) cannot reach the C functions */
 	lua_pop(L, 1);
 
-	static const luaL_Reg ns[] = {
-		{ "covers", nameset_covers_l }, { "has", nameset_has_l }, { NULL, NULL } };
+	/* q: one per isolate, bound to each query in turn; user value 1 holds q.name */
+	struct qview *v = lua_newuserdatauv(L, sizeof(*v), QVIEW_UV_CACHE + NAME_CACHE - 1);
+	memset(v, 0, sizeof(*v));
+	luaL_setmetatable(L, QVIEW_MT);
+	int q_at = lua_gettop(L);
+
 	luaL_newmetatable(L, NAMESET_MT);
-	luaL_newlib(L, ns);
+	lua_createtable(L, 0, 2);
+	lua_pushlightuserdata(L, v); /* the qview lives as long as the state: q_ref holds it */
+	lua_pushcclosure(L, nameset_covers_l, 1);
+	lua_setfield(L, -2, "covers");
+	lua_pushcfunction(L, nameset_has_l);
+	lua_setfield(L, -2, "has");
 	lua_setfield(L, -2, "__index");
 	lua_pushcfunction(L, nameset_gc);
 	lua_setfield(L, -2, "__gc"); /* a host finalizer: C, bounded, no script code */
@@ -554,10 +768,7 @@ static int open_tern(lua_State *L)
 	lua_setfield(L, -2, "__metatable");
 	lua_pop(L, 1);
 
-	struct qview *v = lua_newuserdatauv(L, sizeof(*v), 0);
-	v->req = NULL;
-	v->st = NULL;
-	luaL_setmetatable(L, QVIEW_MT);
+	lua_settop(L, q_at);
 	return 1;
 }
 
@@ -799,6 +1010,17 @@ struct policy_stats policy_stats_of(const struct worker *w)
 	return w->policy ? w->policy->stats : zero;
 }
 
+size_t policy_mem_used(const struct worker *w)
+{
+	const struct policy_set *set = w->policy ? w->policy->set : NULL;
+	if (!set)
+		return 0;
+	size_t n = set->dflt ? isolate_mem_used(set->dflt->iso) : 0;
+	for (int i = 0; i < set->n_tenants; i++)
+		n += isolate_mem_used(set->tenants[i]->iso);
+	return n;
+}
+
 int policy_check(const struct config *cfg, char *why, size_t why_cap)
 {
 	if (!policy_configured(cfg))
@@ -840,11 +1062,12 @@ static struct req_state *req_state_find(struct policy *p, const struct request *
 	return NULL;
 }
 
-static int tenant_of(const struct worker *w, const struct request *req)
+/* The tenant of a client at @peer (over DoH at @path, else NULL): -1 for
+ * the default script. */
+static int tenant_of(const struct worker *w, const struct sockaddr *peer, const char *path)
 {
 	const struct config *cfg = w->cfg;
 	int best = -1, best_bits = -1;
-	const char *path = req->tx && req->tx->path ? req->tx->path(req) : NULL;
 	for (int i = 0; i < cfg->n_tenants; i++) {
 		const struct tenant *t = &cfg->tenants[i];
 		if (t->path) {
@@ -853,7 +1076,7 @@ static int tenant_of(const struct worker *w, const struct request *req)
 				return i;
 			continue;
 		}
-		int bits = prefixset_match(t->clients, (const struct sockaddr *)&req->peer);
+		int bits = prefixset_match(t->clients, peer);
 		if (bits > best_bits) {
 			best = i;
 			best_bits = bits;
@@ -1173,7 +1396,8 @@ enum step policy_query_run(struct request *req)
 		note_call(req->w, h.tenant, h.status);
 		return step;
 	}
-	int tenant = tenant_of(req->w, req);
+	const char *path = req->tx && req->tx->path ? req->tx->path(req) : NULL;
+	int tenant = tenant_of(req->w, (const struct sockaddr *)&req->peer, path);
 	struct script *s = script_for(p, tenant);
 	if (!s)
 		return STEP_NEXT;
@@ -1197,13 +1421,11 @@ enum step policy_query_run(struct request *req)
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
 	struct qview *v = lua_touserdata(L, -1);
-	v->req = req;
-	v->st = st;
+	qview_bind(v, req, st);
 	p->stats.calls++;
 	char err[ERR_MAX];
 	enum isolate_status status = isolate_call(s->iso, 1, 3, err, sizeof(err));
-	v->req = NULL;
-	v->st = NULL;
+	qview_unbind(v);
 	if (status != ISOLATE_OK) {
 		enum step step = failed(req, status, err);
 		if (st && step != STEP_NEXT)
@@ -1227,28 +1449,42 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	if (!p)
 		return POLICY_FAST_PASS;
 	handoff_drop(p);
-	struct request req;
-	req.w = w;
-	req.is_tcp = false;
-	req.tx = NULL;
-	memcpy(&req.peer, peer, peer_size(peer));
-	int tenant = tenant_of(w, &req);
+	int tenant = w->cfg->n_tenants ? tenant_of(w, peer, NULL) : -1;
 	struct script *s = script_for(p, tenant);
 	if (!s || (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF))
 		return POLICY_FAST_PASS;
 	if (s->on_answer != LUA_NOREF || q_len > HANDOFF_Q_MAX)
 		return POLICY_FAST_FULL; /* on_answer must see the answer: the full path runs all */
-	if (msg_parse(&req.q, q, q_len, NULL) != 0)
+	/* the fast path has checked the question: one uncompressed name, type
+	 * and class, right after the header; its bounds are checked again here */
+	size_t pos = DNS_HDR_LEN;
+	while (pos < q_len && q[pos] != 0) {
+		if (q[pos] > 63)
+			return POLICY_FAST_FULL;
+		pos += 1u + q[pos];
+	}
+	if (pos + 5 > q_len || pos - DNS_HDR_LEN + 1 > NAME_MAX_WIRE)
 		return POLICY_FAST_FULL;
 	lua_State *L = isolate_state(s->iso);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
 	struct qview *v = lua_touserdata(L, -1);
-	v->req = &req;
+	v->live = true;
+	v->req = NULL;
 	v->st = NULL;
+	v->qname = q + DNS_HDR_LEN;
+	v->qname_len = pos - DNS_HDR_LEN + 1;
+	v->qtype = (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
+	v->qclass = (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
+	v->flags = (uint16_t)(q[2] << 8 | q[3]);
+	v->peer = peer;
+	v->wire = q;
+	v->wire_len = q_len;
+	v->msg = NULL;
+	v->name = NULL;
 	p->stats.calls++;
 	enum isolate_status status = isolate_call(s->iso, 1, 3, NULL, 0);
-	v->req = NULL;
+	qview_unbind(v);
 	if (status == ISOLATE_OK) {
 		lua_settop(L, 3);
 		/* tern.pass() (or nothing): tags without on_answer change nothing */
@@ -1414,13 +1650,11 @@ enum step policy_answer_run(struct request *req)
 		note_call(req->w, st->tenant, ISOLATE_MEMORY);
 		return STEP_NEXT;
 	}
-	v->req = req;
-	v->st = st;
+	qview_bind(v, req, st);
 	p->stats.calls++;
 	char err[ERR_MAX];
 	enum isolate_status status = isolate_call(s->iso, 2, 3, err, sizeof(err));
-	v->req = NULL;
-	v->st = NULL;
+	qview_unbind(v);
 	if (status != ISOLATE_OK) {
 		/* fail-open keeps the answer as it was, fail-closed made it SERVFAIL */
 		(void)failed(req, status, err);
@@ -1471,6 +1705,11 @@ struct policy_stats policy_stats_of(const struct worker *w)
 	(void)w;
 	struct policy_stats zero = { 0 };
 	return zero;
+}
+size_t policy_mem_used(const struct worker *w)
+{
+	(void)w;
+	return 0;
 }
 enum step policy_query_run(struct request *req)
 {

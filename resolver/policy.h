@@ -44,6 +44,8 @@ void policy_worker_free(struct worker *w);
 void policy_reload(struct worker *workers, int n);
 /** The worker's policy statistics (zeros without policy). */
 struct policy_stats policy_stats_of(const struct worker *w);
+/** Bytes the worker's isolates hold (0 without policy). */
+size_t policy_mem_used(const struct worker *w);
 
 /** The stage after admit: on_query. */
 enum step policy_query_run(struct request *req);
