@@ -182,6 +182,51 @@ static void test_prefixset_matches_longest_prefix(void **state)
 	prefixset_free(p);
 }
 
+/* nameset_covers_canon() (q.name from the wire: label offsets given) agrees
+ * with nameset_covers(), through the filters (label counts, Bloom) and
+ * table growths: every name listed is found, its children too, others not */
+static int starts_of(const char *t, uint16_t *at)
+{
+	int k = 0;
+	at[k++] = 0;
+	for (int i = 0; t[i]; i++)
+		if (t[i] == '.')
+			at[k++] = (uint16_t)(i + 1);
+	return k;
+}
+
+static void test_nameset_canon_agrees_with_covers(void **state)
+{
+	(void)state;
+	struct nameset *s = nameset_new();
+	assert_non_null(s);
+	char name[96];
+	for (int i = 0; i < 5000; i++) {
+		if (i % 2)
+			snprintf(name, sizeof(name), "n%d.example", i);
+		else
+			snprintf(name, sizeof(name), "a.b.n%d.test", i);
+		assert_int_equal(nameset_add(s, name, strlen(name)), 0);
+	}
+	uint16_t at[NAMESET_LABELS_MAX];
+	for (int i = 0; i < 10000; i++) {
+		if (i % 4 == 0)
+			snprintf(name, sizeof(name), "www.n%d.example", i);
+		else if (i % 4 == 1)
+			snprintf(name, sizeof(name), "n%d.example", i);
+		else if (i % 4 == 2)
+			snprintf(name, sizeof(name), "x.a.b.n%d.test", i);
+		else
+			snprintf(name, sizeof(name), "b.n%d.test", i);
+		bool want = i < 5000 && (i % 4 < 2 ? i % 2 == 1 : i % 4 == 2 && i % 2 == 0);
+		int k = starts_of(name, at);
+		assert_int_equal(nameset_covers(s, name, strlen(name)), want);
+		assert_int_equal(nameset_covers_canon(s, name, strlen(name), at, k), want);
+	}
+	assert_false(nameset_covers_canon(s, "example", 7, at, 0));
+	nameset_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +235,7 @@ int main(void)
 		cmocka_unit_test(test_nameset_reads_blocklist_and_hosts_formats),
 		cmocka_unit_test(test_nameset_shares_one_load_of_a_file),
 		cmocka_unit_test(test_nameset_holds_100k_names),
+		cmocka_unit_test(test_nameset_canon_agrees_with_covers),
 		cmocka_unit_test(test_prefixset_matches_longest_prefix),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
