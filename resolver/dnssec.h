@@ -1,9 +1,13 @@
 /* resolver/dnssec: the DNSSEC core (RFC 4033-4035, 5155, 6840): signatures,
  * DS/DNSKEY matching, NSEC and NSEC3 denial proofs, and the work budget that
- * bounds what one answer may cost. Pure functions: no I/O, no clock, no cache,
- * no globals, no logging. The validate stage brings the records (struct rrset,
+ * bounds what one answer may cost. Pure functions: no I/O, no clock, no DNS cache,
+ * no logging. The validate stage brings the records (struct rrset,
  * already checked to belong to the zone it asks about), the time and a budget.
- * dnssec_sig.c: signatures, keys, DS; dnssec_nsec.c: denial of existence. */
+ * The one state kept between calls is a per-thread cache of built OpenSSL key
+ * objects (dnssec_key.c), which changes what a check costs, never its result.
+ * dnssec_sig.c: RRSIGs, canonical form, DS and DNSKEY sets; dnssec_key.c:
+ * algorithms, key objects, the signature check; dnssec_nsec.c: denial of
+ * existence. */
 #pragma once
 
 #include <stdbool.h>

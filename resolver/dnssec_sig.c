@@ -1,23 +1,21 @@
 /* resolver/dnssec_sig: RRSIG verification, DS <-> DNSKEY matching and the work
- * budget (see dnssec.h). Crypto is OpenSSL EVP, called directly: we decide
- * what each check costs before paying it, and build one signed-data buffer
- * per RRSIG rather than ldns's per-RR allocations. Nothing here does I/O or
+ * budget (see dnssec.h). We decide what each check costs before paying it, and
+ * build one signed-data buffer per RRSIG rather than ldns's per-RR
+ * allocations; the signature check itself, and the key objects it needs, are
+ * dnssec_key.c's. DS digests are OpenSSL EVP, called directly. Nothing here does I/O or
  * reads the clock; errors never leave OpenSSL's thread error queue dirty. */
 #include "resolver/dnssec.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "base/err.h"
 #include "cache/cache.h"
+#include "resolver/dnssec_key.h"
 
 _Static_assert((int)DNSSEC_INSECURE == (int)VERDICT_INSECURE &&
 		       (int)DNSSEC_SECURE == (int)VERDICT_SECURE &&
@@ -28,8 +26,6 @@ _Static_assert((int)DNSSEC_INSECURE == (int)VERDICT_INSECURE &&
 #define RRSIG_FIXED 18 /* RFC 4034 3.1: type covered .. key tag */
 #define DNSKEY_FIXED 4 /* flags, protocol, algorithm */
 #define DS_FIXED 4     /* key tag, algorithm, digest type */
-#define RSA_BITS_MAX 4096 /* RFC 3110, RFC 5702: larger keys are refused (cost) */
-#define RSA_EXP_BYTES_MAX 8 /* verification cost grows with the exponent */
 
 void dnssec_budget_init(struct dnssec_budget *b)
 {
@@ -192,44 +188,7 @@ static int64_t serial_time(uint32_t t, uint64_t now)
 	return (int64_t)now + (int32_t)(t - (uint32_t)now);
 }
 
-/* ---- algorithms ---- */
-
-enum key_kind { KIND_RSA, KIND_EC, KIND_EDDSA };
-
-struct alg_info {
-	uint8_t alg;
-	enum key_kind kind;
-	const char *md;    /* digest for EVP_DigestVerifyInit_ex; NULL for EdDSA */
-	const char *curve; /* EC group, or "ED25519"/"ED448" */
-	uint16_t key_len;  /* fixed public key length; RSA: minimum modulus bits */
-};
-
-/* RSASHA1 (5) and RSASHA1-NSEC3-SHA1 (7) are absent on purpose: RFC 9905 2,
- * "operators of validating resolvers MUST treat [them] as unsupported,
- * rendering responses insecure", which is also what RHEL 9's crypto policy
- * does. RSA sizes are RFC 5702 3: 512-4096 bits for SHA-256, 1024-4096 for
- * SHA-512. */
-static const struct alg_info ALGS[] = {
-	{ DNSSEC_ALG_RSASHA256, KIND_RSA, "SHA256", NULL, 512 },
-	{ DNSSEC_ALG_RSASHA512, KIND_RSA, "SHA512", NULL, 1024 },
-	{ DNSSEC_ALG_ECDSAP256SHA256, KIND_EC, "SHA256", "P-256", 64 },  /* RFC 6605 4 */
-	{ DNSSEC_ALG_ECDSAP384SHA384, KIND_EC, "SHA384", "P-384", 96 },
-	{ DNSSEC_ALG_ED25519, KIND_EDDSA, NULL, "ED25519", 32 },         /* RFC 8080 3 */
-	{ DNSSEC_ALG_ED448, KIND_EDDSA, NULL, "ED448", 57 },
-};
-
-static const struct alg_info *alg_find(uint8_t alg)
-{
-	for (size_t i = 0; i < sizeof(ALGS) / sizeof(ALGS[0]); i++)
-		if (ALGS[i].alg == alg)
-			return &ALGS[i];
-	return NULL;
-}
-
-bool dnssec_algorithm_supported(uint8_t alg)
-{
-	return alg_find(alg) != NULL;
-}
+/* ---- algorithms (signature algorithms: dnssec_key.c) ---- */
 
 static const EVP_MD *digest_md(uint8_t type, size_t *len)
 {
@@ -255,138 +214,6 @@ uint16_t dnssec_key_tag(const uint8_t *dnskey, uint16_t len)
 		ac += (i & 1) ? dnskey[i] : (uint32_t)dnskey[i] << 8;
 	ac += (ac >> 16) & 0xffff;
 	return (uint16_t)(ac & 0xffff);
-}
-
-/* RFC 3110 2: exponent length (1 byte, or 0 then 2 bytes), exponent, modulus. */
-static EVP_PKEY *pkey_rsa(const struct alg_info *ai, const uint8_t *k, size_t len)
-{
-	size_t off = 1, e_len;
-	if (len < 3)
-		return NULL;
-	e_len = k[0];
-	if (e_len == 0) {
-		e_len = get16(k + 1);
-		off = 3;
-	}
-	if (e_len == 0 || e_len > RSA_EXP_BYTES_MAX || off + e_len >= len)
-		return NULL;
-
-	EVP_PKEY *pkey = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	BIGNUM *e = BN_bin2bn(k + off, (int)e_len, NULL);
-	BIGNUM *n = BN_bin2bn(k + off + e_len, (int)(len - off - e_len), NULL);
-	if (!e || !n)
-		goto out;
-	int bits = BN_num_bits(n);
-	if (bits < ai->key_len || bits > RSA_BITS_MAX)
-		goto out;
-	bld = OSSL_PARAM_BLD_new();
-	if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
-	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		pkey = NULL;
-out:
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	BN_free(e);
-	BN_free(n);
-	return pkey;
-}
-
-/* RFC 6605 4: the public key is x | y; OpenSSL wants the SEC1 point 04 | x | y. */
-static EVP_PKEY *pkey_ec(const struct alg_info *ai, const uint8_t *k, size_t len)
-{
-	uint8_t point[1 + 96];
-	if (len != ai->key_len)
-		return NULL;
-	point[0] = 0x04;
-	memcpy(point + 1, k, len);
-
-	EVP_PKEY *pkey = NULL;
-	OSSL_PARAM params[] = {
-		OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, (char *)ai->curve, 0),
-		OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, point, len + 1),
-		OSSL_PARAM_construct_end(),
-	};
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (!ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0)
-		pkey = NULL;
-	EVP_PKEY_CTX_free(ctx);
-	return pkey;
-}
-
-static EVP_PKEY *pkey_new(const struct alg_info *ai, const uint8_t *k, size_t len)
-{
-	switch (ai->kind) {
-	case KIND_RSA:
-		return pkey_rsa(ai, k, len);
-	case KIND_EC:
-		return pkey_ec(ai, k, len);
-	case KIND_EDDSA:
-		if (len != ai->key_len)
-			return NULL;
-		return EVP_PKEY_new_raw_public_key(
-			ai->alg == DNSSEC_ALG_ED25519 ? EVP_PKEY_ED25519 : EVP_PKEY_ED448, NULL, k,
-			len);
-	}
-	return NULL;
-}
-
-/* RFC 6605 4: the signature is r | s, each half the length; EVP wants DER. */
-static int ecdsa_der(const uint8_t *sig, size_t len, uint8_t *der, size_t cap)
-{
-	int n = -1;
-	ECDSA_SIG *es = ECDSA_SIG_new();
-	BIGNUM *r = BN_bin2bn(sig, (int)(len / 2), NULL);
-	BIGNUM *s = BN_bin2bn(sig + len / 2, (int)(len / 2), NULL);
-	if (!es || !r || !s || !ECDSA_SIG_set0(es, r, s)) {
-		BN_free(r);
-		BN_free(s);
-		goto out;
-	}
-	if (i2d_ECDSA_SIG(es, NULL) <= (int)cap) {
-		uint8_t *p = der;
-		n = i2d_ECDSA_SIG(es, &p);
-	}
-out:
-	ECDSA_SIG_free(es);
-	return n;
-}
-
-/* One signature check: true when @sig over @data verifies with @key. */
-static bool crypto_verify(const struct alg_info *ai, const uint8_t *key, size_t key_len,
-			  const uint8_t *sig, size_t sig_len, const uint8_t *data, size_t len)
-{
-	uint8_t der[128];
-	bool ok = false;
-
-	if (ai->kind == KIND_EC) {
-		if (sig_len != ai->key_len)
-			return false;
-		int n = ecdsa_der(sig, sig_len, der, sizeof(der));
-		if (n <= 0)
-			goto out;
-		sig = der;
-		sig_len = (size_t)n;
-	}
-	EVP_PKEY *pkey = pkey_new(ai, key, key_len);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (pkey && ctx && EVP_DigestVerifyInit_ex(ctx, NULL, ai->md, NULL, NULL, pkey, NULL) == 1)
-		ok = EVP_DigestVerify(ctx, sig, sig_len, data, len) == 1;
-	EVP_MD_CTX_free(ctx);
-	EVP_PKEY_free(pkey);
-out:
-	if (!ok)
-		ERR_clear_error();
-	return ok;
 }
 
 /* ---- canonical form (RFC 4034 6.2, RFC 6840 5.1) ---- */
@@ -673,8 +500,7 @@ static enum dnssec_verdict verify_set(const struct rrset *set, const struct rrse
 			note(&best, DNSSEC_R_BAD_LABELS);
 			continue;
 		}
-		const struct alg_info *ai = alg_find(s.alg);
-		if (!ai) {
+		if (!dnssec_algorithm_supported(s.alg)) {
 			note(&best, DNSSEC_R_UNSUPPORTED_ALG);
 			continue;
 		}
@@ -742,7 +568,7 @@ static enum dnssec_verdict verify_set(const struct rrset *set, const struct rrse
 			tries++;
 			b->sig_checks_left--;
 			b->sig_checks_done++;
-			if (crypto_verify(ai, k.key, k.key_len, s.sig, s.sig_len, data, data_len)) {
+			if (dnssec_sig_check(s.alg, k.key, k.key_len, s.sig, s.sig_len, data, data_len)) {
 				/* RFC 4035 5.3.3: the TTL is capped by all three and the expiration */
 				uint32_t cap = set->ttl_s;
 				if (rrsigs->ttl_s < cap)

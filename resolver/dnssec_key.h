@@ -1,0 +1,33 @@
+/* resolver/dnssec_key: the signature algorithms we validate and the one
+ * signature check, with each DNSKEY's OpenSSL key object built once and kept
+ * in a small per-thread cache. Internal to resolver/dnssec_*.c; the public
+ * DNSSEC interface is resolver/dnssec.h. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** One signature check: true when signature @sig (RRSIG wire form) over
+ * @data verifies with the public key @key (the DNSKEY RDATA after its flags,
+ * protocol and algorithm) of DNSSEC algorithm @alg. False for an algorithm we
+ * do not validate (dnssec_algorithm_supported()), a key that does not parse or
+ * lies outside the sizes we accept (RSA: RFC 5702 minimum to 4096 bits,
+ * exponent at most 8 bytes), a signature of the wrong shape, or a failed
+ * check. The caller has charged the work budget already.
+ * The key object built for (@alg, @key) is kept in this thread's cache (a few
+ * dozen keys, evicted by collision), so a key used again costs no parsing and
+ * no OpenSSL object setup; the cache compares the whole key, never just a
+ * tag. Leaves OpenSSL's thread error queue clean. */
+bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uint8_t *sig,
+		      size_t sig_len, const uint8_t *data, size_t data_len);
+
+/** This thread's key cache counters (tests, statistics). */
+struct dnssec_key_stats {
+	uint64_t hits;   /* a cached key object was used */
+	uint64_t builds; /* a key object was built (and cached when it fits) */
+};
+void dnssec_key_stats(struct dnssec_key_stats *out);
+
+/** Free this thread's key cache now (it is also freed when the thread ends). */
+void dnssec_key_cache_flush(void);
