@@ -3,7 +3,9 @@
  * the name without the type proves NODATA: such questions are answered from
  * the cache without asking anyone. NSEC, and NSEC3 at the cost of a few
  * hashes per question (two per ancestor, within the DNSSEC work budget; the
- * proof itself is dnssec_nsec.c's, as for an answer from upstream). Zones of
+ * proof itself is dnssec_nsec.c's, as for an answer from upstream). Wildcard
+ * NODATA is proven the same way, and a cached wildcard expansion goes to a DO
+ * client with the cached proof that no closer name exists. Zones of
  * two labels and more, where the cache keeps a zone's chain in one ordered
  * range. */
 #include "resolver/aggressive.h"
@@ -55,6 +57,46 @@ static const uint8_t *closest_encloser(const uint8_t *name, const uint8_t *a, co
 static enum lookup_outcome with_soa(struct cache *c, struct arena *a, uint64_t now,
 				    const uint8_t *zone, uint8_t rcode, uint32_t ttl,
 				    struct rrset *proofs, bool want_proofs, struct result *res);
+
+/* The RRSIG labels field of the first RRSIG over @s, or -1. */
+static int rrsig_labels(const struct rrset *s)
+{
+	struct rrset sigs = rrset_sigs_view(s);
+	uint16_t len;
+	const uint8_t *rd = rrset_rdata_first(&sigs, &len);
+	return rd && len > 4 ? rd[3] : -1;
+}
+
+/* A cached, secure RRset (@name, @qtype) expanded from the wildcard at
+ * closest encloser @ce (RRSIG labels = @ce's labels), or NULL. A DO client
+ * gets it with the proof that no closer match exists (RFC 4035 3.1.3.3),
+ * which is not cached with it but found here like any other proof. */
+static struct rrset *cached_expansion(struct cache *c, struct arena *a, uint64_t now,
+				      const uint8_t *name, uint16_t qtype, const uint8_t *ce)
+{
+	struct cache_entry e;
+	if (qtype == TYPE_ANY || cache_find(c, name, qtype, now, a, &e) != 0 ||
+	    e.kind != CACHE_RRSET || e.verdict != VERDICT_SECURE)
+		return NULL;
+	struct rrset *s = rrset_from_entry(a, name, qtype, &e);
+	if (!s || rrsig_labels(s) != name_labels(ce))
+		return NULL;
+	return s;
+}
+
+/* A positive answer: the cached expansion @ans, with @proofs behind it. */
+static enum lookup_outcome with_expansion(struct rrset *ans, uint32_t ttl, struct rrset *proofs,
+					  bool want_proofs, struct result *res)
+{
+	if (ans->ttl_s > ttl)
+		ans->ttl_s = ttl;
+	ans->next = NULL;
+	res->rcode = RCODE_NOERROR;
+	res->secure = true;
+	res->answer = ans;
+	res->authority = want_proofs ? proofs : NULL;
+	return LOOKUP_COMPLETE;
+}
 
 #define NSEC3_NAMES_MAX 8 /* ancestors of a name looked at for its NSEC3 proof */
 
@@ -141,8 +183,18 @@ static enum lookup_outcome aggressive_nsec3(struct cache *c, struct arena *a, ui
 	if (dnssec_prove_nxdomain(name, zone, proofs, &b, &d) == DNSSEC_SECURE)
 		return with_soa(c, a, now, zone, RCODE_NXDOMAIN, ttl, proofs, want_proofs, res);
 	if (dnssec_prove_nodata(name, qtype, zone, proofs, &b, &d) == DNSSEC_SECURE &&
-	    d.proof == DNSSEC_PROOF_NODATA)
+	    (d.proof == DNSSEC_PROOF_NODATA || d.proof == DNSSEC_PROOF_WILDCARD_NODATA))
 		return with_soa(c, a, now, zone, RCODE_NOERROR, ttl, proofs, want_proofs, res);
+	/* a wildcard expansion we hold: the next closer name must not exist */
+	for (const uint8_t *ce = name_parent(name); ce && name_is_under(ce, zone); ce = name_parent(ce)) {
+		struct rrset *ans = cached_expansion(c, a, now, name, qtype, ce);
+		if (!ans)
+			continue;
+		if (dnssec_prove_wildcard(name, (uint8_t)name_labels(ce), zone, proofs, &b, &d) ==
+		    DNSSEC_SECURE)
+			return with_expansion(ans, ttl, proofs, want_proofs, res);
+		break;
+	}
 	return LOOKUP_PARTIAL;
 }
 
@@ -198,12 +250,28 @@ static enum lookup_outcome aggressive_nsec(struct cache *c, struct arena *a, uin
 		const uint8_t *wnext, *wbitmap;
 		uint16_t wbitmap_len;
 		wild_nsec = nsec_before(c, a, now, zone, wild, &wnext, &wbitmap, &wbitmap_len);
-		if (!wild_nsec || name_equal(wild_nsec->owner, wild) ||
-		    !dnssec_nsec_covers(wild_nsec->owner, wnext, wild))
+		if (!wild_nsec)
 			return LOOKUP_PARTIAL;
 		if (wild_nsec->ttl_s < ttl)
 			ttl = wild_nsec->ttl_s;
-		rcode = RCODE_NXDOMAIN;
+		if (name_equal(wild_nsec->owner, wild)) {
+			/* the wildcard exists (RFC 4035 5.3.4, 5.4): it answers */
+			if (is_cut(wbitmap, wbitmap_len) ||
+			    dnssec_bitmap_has(wbitmap, wbitmap_len, TYPE_CNAME))
+				return LOOKUP_PARTIAL;
+			if (dnssec_bitmap_has(wbitmap, wbitmap_len, qtype)) {
+				struct rrset *ans = cached_expansion(c, a, now, name, qtype, ce);
+				if (!ans)
+					return LOOKUP_PARTIAL;
+				nsec->next = NULL; /* no closer match: the NSEC that covers the name */
+				return with_expansion(ans, ttl, nsec, want_proofs, res);
+			}
+			rcode = RCODE_NOERROR; /* wildcard NODATA: both NSECs */
+		} else {
+			if (!dnssec_nsec_covers(wild_nsec->owner, wnext, wild))
+				return LOOKUP_PARTIAL;
+			rcode = RCODE_NXDOMAIN;
+		}
 	}
 	if (wild_nsec && !name_equal(wild_nsec->owner, nsec->owner))
 		nsec->next = wild_nsec;

@@ -59,11 +59,6 @@ BUG_NO_EDE_WHEN_INSECURE = (
     "INSECURE reasons dnssec_reason_ede() maps (UNSUPPORTED_ALG 1, UNSUPPORTED_DIGEST 2, "
     "NSEC3_ITERATIONS 27, RFC 9276 3.2) never reach the client. Fix: set r->result.ede for "
     "them (check_denial(); own_keys() for the DNSKEY's reason, carried to the parent)")
-BUG_DO_NEGATIVE_REFETCH = (
-    "resolver/lookup.c lookup_chain(): a cached NXDOMAIN/NODATA is LOOKUP_PARTIAL for a DO "
-    "client when validating ('the proofs are not cached with it'): every DO query for a "
-    "secure negative answer is resolved and validated again upstream. Fix: keep the "
-    "NSEC/NSEC3 owners with the negative entry (store_verdicts() caches the RRsets already)")
 BUG_CACHED_WILDCARD_WITHOUT_PROOF = (
     "resolver/lookup.c lookup_chain(): a cached RRset expanded from a wildcard (RRSIG labels "
     "< owner labels) is answered to a DO client without the NSEC/NSEC3 that proves the "
