@@ -141,6 +141,14 @@ uint16_t dnssec_key_tag(const uint8_t *dnskey, uint16_t len);
 bool dnssec_ds_matches(const uint8_t *owner, const uint8_t *dnskey, uint16_t dnskey_len,
 		       const uint8_t *ds, uint16_t ds_len);
 
+/** Why the DS RRset @ds (already SECURE) gives no way into its zone:
+ * DNSSEC_R_UNSUPPORTED_ALG when its supported digests are all of algorithms we
+ * do not validate, DNSSEC_R_UNSUPPORTED_DIGEST when no digest type is
+ * supported (the zone is INSECURE: RFC 4035 5.2, RFC 6840 5.2); DNSSEC_R_NONE
+ * when a DS is usable, or @ds is empty. The same test as
+ * dnssec_validate_dnskeys() makes, for a verdict read back from the cache. */
+enum dnssec_reason dnssec_ds_unusable_reason(const struct rrset *ds);
+
 /* ---- signatures ---- */
 
 /** The outcome of dnssec_verify_rrset() or dnssec_validate_dnskeys(). */

@@ -689,6 +689,26 @@ static bool ds_usable(const struct ds *d)
 	       dnssec_algorithm_supported(d->alg);
 }
 
+enum dnssec_reason dnssec_ds_unusable_reason(const struct rrset *ds)
+{
+	bool usable = false, digest_ok = false;
+	uint32_t off = 0;
+	const uint8_t *rd;
+	uint16_t len;
+	while (ds && rrset_rdata_next(ds, &off, &rd, &len)) {
+		struct ds d;
+		if (!ds_parse(rd, len, &d))
+			continue;
+		if (dnssec_digest_supported(d.digest_type))
+			digest_ok = true;
+		if (ds_usable(&d))
+			usable = true;
+	}
+	if (usable || !ds || ds->n_rdata == 0)
+		return DNSSEC_R_NONE;
+	return digest_ok ? DNSSEC_R_UNSUPPORTED_ALG : DNSSEC_R_UNSUPPORTED_DIGEST;
+}
+
 enum dnssec_verdict dnssec_validate_dnskeys(const struct rrset *dnskeys,
 					    const struct rrset *rrsigs, const struct rrset *ds,
 					    const struct rrset *anchor_keys, uint64_t now_s,

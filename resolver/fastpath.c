@@ -51,6 +51,10 @@ static int build(void *arg, const struct cache_entry *e)
 	/* validating: only data with a verdict, and never bogus, takes this path */
 	if (c->validating && e->verdict != VERDICT_SECURE && e->verdict != VERDICT_INSECURE)
 		return 0;
+	/* signed yet insecure (an algorithm or digest we do not validate): the
+	 * full path finds the extended error (RFC 8914) a fresh answer had */
+	if (c->validating && e->verdict == VERDICT_INSECURE && e->n_sigs > 0)
+		return 0;
 	size_t need = c->q_end + (c->has_opt ? 11 : 0);
 	if (need > c->cap)
 		return 0;

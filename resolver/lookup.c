@@ -12,6 +12,7 @@
 #include "resolver/config.h"
 #include "resolver/request.h"
 #include "resolver/resolution.h"
+#include "resolver/validate.h"
 #include "resolver/worker.h"
 
 #define CLIENT_QUERY_TIMEOUT_MS 4500 /* SERVFAIL before a stub's 5 s retry gives up */
@@ -77,7 +78,8 @@ static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t no
 	return 0;
 }
 
-static enum lookup_outcome finish(const struct lookup_opts *o, struct result *res,
+static enum lookup_outcome finish(struct cache *c, struct arena *a, uint64_t now_s,
+				  const struct lookup_opts *o, struct result *res,
 				  enum lookup_outcome out)
 {
 	if (out == LOOKUP_COMPLETE && res->bogus && !o->cd) {
@@ -90,6 +92,8 @@ static enum lookup_outcome finish(const struct lookup_opts *o, struct result *re
 	}
 	if (out == LOOKUP_COMPLETE)
 		res->secure = o->validating && !res->bogus && !res->insecure_seen;
+	if (out == LOOKUP_COMPLETE && o->validating && !res->bogus && res->insecure_seen)
+		validate_cached_ede(c, a, now_s, res); /* the EDE a fresh answer had */
 	return out;
 }
 
@@ -101,9 +105,11 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 	for (;;) {
 		if (find(c, sname, qtype, now_s, o, a, &e, res) == 0) {
 			if (e.kind == CACHE_NODATA) {
-				if (o->dnssec_ok && o->validating)
-					return LOOKUP_PARTIAL; /* the proofs are not cached with it */
-				return finish(o, res, add_negative(a, &e, res, RCODE_NOERROR));
+				/* the proofs of a secure one are not cached with it (aggressive.c
+				 * finds them); an insecure one needs none */
+				if (o->dnssec_ok && o->validating && e.verdict == VERDICT_SECURE)
+					return LOOKUP_PARTIAL;
+				return finish(c, a, now_s, o, res, add_negative(a, &e, res, RCODE_NOERROR));
 			}
 			if (e.kind == CACHE_RRSET) {
 				struct rrset *s = rrset_from_entry(a, sname, qtype, &e);
@@ -111,14 +117,14 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 					return LOOKUP_NOMEM;
 				rrset_append(&res->answer, s);
 				res->rcode = RCODE_NOERROR;
-				return finish(o, res, LOOKUP_COMPLETE);
+				return finish(c, a, now_s, o, res, LOOKUP_COMPLETE);
 			}
 		}
 		if (find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, o, a, &e, res) == 0 &&
 		    e.kind == CACHE_NXDOMAIN) {
-			if (o->dnssec_ok && o->validating)
+			if (o->dnssec_ok && o->validating && e.verdict == VERDICT_SECURE)
 				return LOOKUP_PARTIAL;
-			return finish(o, res, add_negative(a, &e, res, RCODE_NXDOMAIN));
+			return finish(c, a, now_s, o, res, add_negative(a, &e, res, RCODE_NXDOMAIN));
 		}
 		if (qtype == TYPE_CNAME || find(c, sname, TYPE_CNAME, now_s, o, a, &e, res) != 0 ||
 		    e.kind != CACHE_RRSET)

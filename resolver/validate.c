@@ -437,6 +437,9 @@ enum step validate_run(struct resolution *r)
 		/* RFC 8914: say why it could not be validated (EDE 1, 2, 27) */
 		r->result.ede = dnssec_reason_ede(r->v.insecure_reason);
 		r->result.ede_text = dnssec_reason_text(r->v.insecure_reason);
+	} else if (overall == ST_INSECURE) {
+		/* judged with keys or a DS whose verdict came from the cache */
+		validate_cached_ede(r->w->cache, r->arena, clock_wall_s(), &r->result);
 	}
 	if (overall == ST_BOGUS) {
 		/* RFC 4035 5.5: bogus is SERVFAIL; a CD client still gets the data */
@@ -529,4 +532,72 @@ void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *
 		.ttl_s = ttl < r->w->cfg->neg_ttl_max_s ? ttl : r->w->cfg->neg_ttl_max_s,
 	};
 	cache_stash(r->w->cache, child, TYPE_DS, &neg, now);
+}
+
+#define CACHED_EDE_CUTS_MAX 8 /* zone cuts looked at above the answer's zone */
+
+/* RFC 9276 3.2: an NSEC3 chain of @zone in the cache with iterations above the
+ * limit made its negative answers INSECURE. */
+static bool nsec3_too_costly(struct cache *c, struct arena *a, uint64_t now_s,
+			     const uint8_t *zone)
+{
+	uint8_t last[NAME_MAX_WIRE] = { 32 }, owner[NAME_MAX_WIRE];
+	size_t zl = name_len(zone);
+	if (33 + zl > NAME_MAX_WIRE)
+		return false;
+	memset(last + 1, 'v', 32); /* after every base32hex SHA-1 label */
+	memcpy(last + 33, zone, zl);
+	struct cache_entry e;
+	if (cache_find_before(c, zone, last, TYPE_NSEC3, now_s, a, owner, &e) != 0 ||
+	    e.kind != CACHE_RRSET)
+		return false;
+	struct rrset *s = rrset_from_entry(a, owner, TYPE_NSEC3, &e);
+	uint16_t len;
+	const uint8_t *rd = s ? rrset_rdata_first(s, &len) : NULL;
+	struct nsec3_rdata p;
+	return rd && dnssec_nsec3_parse(rd, len, &p) == 0 &&
+	       p.iterations > DNSSEC_NSEC3_ITERATIONS_MAX;
+}
+
+void validate_cached_ede(struct cache *c, struct arena *a, uint64_t now_s, struct result *res)
+{
+	if (res->ede != EDE_NONE)
+		return;
+	const uint8_t *zone = NULL;
+	bool negative = false;
+	for (const struct rrset *s = res->authority; s; s = s->next)
+		if (s->type == TYPE_SOA) {
+			zone = s->owner;
+			negative = true;
+		}
+	if (!zone) {
+		const struct rrset *last = res->answer;
+		while (last && last->next)
+			last = last->next;
+		if (!last || last->n_sigs == 0)
+			return; /* unsigned data: a plain insecure zone says nothing more */
+		zone = rrset_signer(last);
+	}
+	enum dnssec_reason why = DNSSEC_R_NONE;
+	const uint8_t *z = zone;
+	for (int i = 0; z && i < CACHED_EDE_CUTS_MAX; i++, z = name_parent(z)) {
+		struct cache_entry e;
+		if (cache_find(c, z, TYPE_DS, now_s, a, &e) != 0)
+			continue; /* not a zone cut we know of: look above */
+		if (e.kind == CACHE_RRSET && e.verdict == VERDICT_SECURE) {
+			struct rrset *ds = rrset_from_entry(a, z, TYPE_DS, &e);
+			why = ds ? dnssec_ds_unusable_reason(ds) : DNSSEC_R_NONE;
+			if (why == DNSSEC_R_NONE && negative && z == zone &&
+			    nsec3_too_costly(c, a, now_s, zone))
+				why = DNSSEC_R_NSEC3_ITERATIONS;
+			break; /* a signed delegation: the chain of trust goes no higher */
+		}
+		if (e.verdict == VERDICT_SECURE)
+			break; /* a proven unsigned delegation: insecure, no reason to give */
+		/* a DS judged insecure itself: the reason lies above */
+	}
+	if (why == DNSSEC_R_NONE || dnssec_reason_ede(why) == EDE_NONE)
+		return;
+	res->ede = dnssec_reason_ede(why);
+	res->ede_text = dnssec_reason_text(why);
 }

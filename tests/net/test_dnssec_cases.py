@@ -38,6 +38,20 @@ def test_unsigned_or_unsupported_zone_is_insecure_with_its_extended_error(ternd,
     dc.check(simnet, c, ask(ternd(), c))
 
 
+@pytest.mark.parametrize("c", dc.params(dc.CASES["insecure"]))
+def test_insecure_answer_from_the_cache_keeps_its_extended_error(ternd, simnet, capture, c):
+    # RFC 8914: the EDE (1, 2) explains the verdict, which the cache keeps:
+    # the second answer (no upstream query) must say the same as the first,
+    # with DO and without (the plain answer may take the fast path).
+    t = ternd()
+    dc.check(simnet, c, ask(t, c))
+    capture.clear()
+    dc.check(simnet, c, ask(t, c))
+    dc.check(simnet, c, t.query(c.qname, c.qtype))
+    assert not [q for q in capture.queries if q.qname.rstrip(".") == c.qname], \
+        "the repeats must come from the cache"
+
+
 @pytest.mark.parametrize("c", dc.params(dc.CASES["bogus"]))
 def test_broken_chain_or_proof_is_servfail_with_its_extended_error(ternd, simnet, c):
     dc.check(simnet, c, ask(ternd(), c))
