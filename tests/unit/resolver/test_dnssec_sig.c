@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "resolver/dnssec.h"
+#include "resolver/dnssec_key.h"
 
 #include <string.h>
 
@@ -838,6 +839,88 @@ static void test_dnssec_reasons_map_to_rfc8914_codes(void **state)
 		assert_string_not_equal(dnssec_reason_text((enum dnssec_reason)r), "?");
 }
 
+/* ---- the per-thread key cache (dnssec_key.c) ---- */
+
+static void test_dnssec_key_objects_are_built_once_and_reused(void **state)
+{
+	(void)state;
+	dnssec_key_cache_flush();
+	struct rrset *set = t_rrset("www.example. 3600 IN A 192.0.2.1");
+	for (size_t i = 0; i < N_ALGS; i++) {
+		struct t_key *keys[] = { &zsk[i] };
+		struct rrset *dnskeys = t_dnskeys("example.", keys, 1);
+		struct t_sig p = sig_now();
+		struct rrset *sig = t_sign(set, &zsk[i], &p);
+		struct dnssec_key_stats before, after;
+		dnssec_key_stats(&before);
+		for (int round = 0; round < 3; round++) {
+			struct dnssec_budget b = budget();
+			struct dnssec_result r;
+			assert_int_equal(dnssec_verify_rrset(set, sig, dnskeys, t_name("example."), NOW,
+							     &b, &r),
+					 DNSSEC_SECURE);
+		}
+		/* a bad signature with a cached key still fails, and the key stays */
+		sig->rdata[sig->rdata_len - 3] ^= 0x10;
+		struct dnssec_budget b = budget();
+		struct dnssec_result r;
+		assert_int_equal(dnssec_verify_rrset(set, sig, dnskeys, t_name("example."), NOW, &b, &r),
+				 DNSSEC_BOGUS);
+		dnssec_key_stats(&after);
+		assert_int_equal(after.builds - before.builds, 1);
+		assert_int_equal(after.hits - before.hits, 3);
+	}
+	dnssec_key_cache_flush();
+	struct dnssec_key_stats none;
+	dnssec_key_stats(&none);
+	assert_int_equal(none.builds + none.hits, 0);
+}
+
+static void test_dnssec_key_cache_tells_keys_with_one_tag_apart(void **state)
+{
+	(void)state;
+	/* KeyTrap shape: keys sharing the signer's tag must not pass for it */
+	dnssec_key_cache_flush();
+	struct rrset *set = t_rrset("www.example. 3600 IN A 192.0.2.1");
+	struct t_key fake;
+	t_key_fake(&fake, zsk[2].alg, DNSKEY_FLAG_ZONE, zsk[2].tag);
+	struct t_sig p = sig_now();
+	struct rrset *sig = t_sign(set, &zsk[2], &p);
+	struct t_key *only_fake[] = { &fake }, *only_real[] = { &zsk[2] };
+	struct dnssec_budget b = budget();
+	struct dnssec_result r;
+	assert_int_equal(dnssec_verify_rrset(set, sig, t_dnskeys("example.", only_real, 1),
+					     t_name("example."), NOW, &b, &r),
+			 DNSSEC_SECURE);
+	assert_int_equal(dnssec_verify_rrset(set, sig, t_dnskeys("example.", only_fake, 1),
+					     t_name("example."), NOW, &b, &r),
+			 DNSSEC_BOGUS);
+	assert_int_equal(dnssec_verify_rrset(set, sig, t_dnskeys("example.", only_real, 1),
+					     t_name("example."), NOW, &b, &r),
+			 DNSSEC_SECURE);
+	t_key_free(&fake);
+	dnssec_key_cache_flush();
+}
+
+static void test_dnssec_ds_unusable_reason_matches_the_dnskey_verdict(void **state)
+{
+	(void)state;
+	/* algorithm 5 (RFC 9905: unsupported), digest 2: EDE 1 */
+	assert_int_equal(dnssec_ds_unusable_reason(t_rrset(
+				 "example. 3600 IN DS 60485 5 2 b4c8c1fe2e7477127b27115656ad6256f424625bf5c1e2770ce6d6e37df61d17")),
+			 DNSSEC_R_UNSUPPORTED_ALG);
+	/* a digest type we do not know: EDE 2 */
+	assert_int_equal(dnssec_ds_unusable_reason(t_rrset(
+				 "example. 3600 IN DS 55648 13 3 b4c8c1fe2e7477127b27115656ad6256f424625bf5c1e2770ce6d6e37df61d17")),
+			 DNSSEC_R_UNSUPPORTED_DIGEST);
+	/* one usable DS among them: the zone is not insecure for that reason */
+	assert_int_equal(dnssec_ds_unusable_reason(t_rrset(
+				 "example. 3600 IN DS 60485 5 2 b4c8c1fe2e7477127b27115656ad6256f424625bf5c1e2770ce6d6e37df61d17\n"
+				 "example. 3600 IN DS 55648 13 2 b4c8c1fe2e7477127b27115656ad6256f424625bf5c1e2770ce6d6e37df61d17")),
+			 DNSSEC_R_NONE);
+	assert_int_equal(dnssec_ds_unusable_reason(NULL), DNSSEC_R_NONE);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, t_setup, t_teardown)
 
 int main(void)
@@ -878,6 +961,9 @@ int main(void)
 		T(test_dnssec_keytrap_colliding_keys_are_bounded),
 		T(test_dnssec_keytrap_colliding_ds_digests_are_bounded),
 		T(test_dnssec_spent_budget_fails_before_any_crypto),
+		T(test_dnssec_key_objects_are_built_once_and_reused),
+		T(test_dnssec_key_cache_tells_keys_with_one_tag_apart),
+		T(test_dnssec_ds_unusable_reason_matches_the_dnskey_verdict),
 		T(test_dnssec_malformed_rrsig_is_bogus_not_a_crash),
 		T(test_dnssec_reasons_map_to_rfc8914_codes),
 	};
