@@ -30,7 +30,7 @@
 /* ---- algorithms ---- */
 
 enum key_kind { KIND_RSA, KIND_EC, KIND_EDDSA };
-enum md_index { MD_SHA256, MD_SHA384, MD_SHA512, MD_NONE };
+enum md_index { MD_SHA256, MD_SHA384, MD_SHA512, MD_SHA1, MD_NONE };
 
 struct alg_info {
 	uint8_t alg;
@@ -54,7 +54,7 @@ static const struct alg_info ALGS[] = {
 	{ DNSSEC_ALG_ED448, KIND_EDDSA, MD_NONE, NULL, 57 },
 };
 
-static const char *const MD_NAMES[] = { "SHA256", "SHA384", "SHA512" };
+static const char *const MD_NAMES[] = { "SHA256", "SHA384", "SHA512", "SHA1" };
 
 static const struct alg_info *alg_find(uint8_t alg)
 {
@@ -216,7 +216,8 @@ static struct key_cache *cache_get(void)
 	c->mdctx = EVP_MD_CTX_new();
 	for (int i = 0; i < MD_NONE; i++)
 		c->md[i] = EVP_MD_fetch(NULL, MD_NAMES[i], NULL);
-	if (!c->mdctx || !c->md[MD_SHA256] || !c->md[MD_SHA384] || !c->md[MD_SHA512]) {
+	if (!c->mdctx || !c->md[MD_SHA256] || !c->md[MD_SHA384] || !c->md[MD_SHA512] ||
+	    !c->md[MD_SHA1]) {
 		cache_free(c);
 		ERR_clear_error();
 		return NULL;
@@ -354,6 +355,25 @@ bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uin
 	bool ok = s && check(c, ai, s, sig, sig_len, data, data_len);
 	if (s == &tmp)
 		slot_clear(&tmp);
+	if (!ok)
+		ERR_clear_error();
+	return ok;
+}
+
+bool dnssec_ds_hash(uint8_t digest_type, const uint8_t *a, size_t a_len, const uint8_t *b,
+		    size_t b_len, uint8_t out[DNSSEC_DS_HASH_MAX])
+{
+	enum md_index md = digest_type == DNSSEC_DIGEST_SHA1     ? MD_SHA1
+			   : digest_type == DNSSEC_DIGEST_SHA256 ? MD_SHA256
+			   : digest_type == DNSSEC_DIGEST_SHA384 ? MD_SHA384
+								  : MD_NONE;
+	struct key_cache *c = md == MD_NONE ? NULL : cache_get();
+	if (!c)
+		return false;
+	bool ok = EVP_DigestInit_ex2(c->mdctx, c->md[md], NULL) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, a, a_len) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, b, b_len) == 1 &&
+		  EVP_DigestFinal_ex(c->mdctx, out, NULL) == 1;
 	if (!ok)
 		ERR_clear_error();
 	return ok;

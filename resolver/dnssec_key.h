@@ -22,6 +22,14 @@
 bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uint8_t *sig,
 		      size_t sig_len, const uint8_t *data, size_t data_len);
 
+#define DNSSEC_DS_HASH_MAX 48 /* SHA-384 */
+
+/** The DS digest of type @digest_type (1, 2 or 4) over @a then @b (the
+ * owner name, the DNSKEY RDATA) into @out, with this thread's digest context
+ * and digests fetched once. False for another type or an OpenSSL failure. */
+bool dnssec_ds_hash(uint8_t digest_type, const uint8_t *a, size_t a_len, const uint8_t *b,
+		    size_t b_len, uint8_t out[DNSSEC_DS_HASH_MAX]);
+
 /** This thread's key cache counters (tests, statistics). */
 struct dnssec_key_stats {
 	uint64_t hits;   /* a cached key object was used */
