@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -52,11 +53,54 @@
  * and 256 epochs span 4 fillings of the map. */
 #define EPOCH_WRITE_DEN 64
 
-/* Recency slots per byte of map: one per 64 bytes, about twice the entries a
- * shard can hold, so that few entries share a slot. */
+/* Recency slots: about two per entry, so that few entries share a slot. The
+ * most reserved: one per 64 bytes of map, about twice the entries a shard can
+ * hold. The least: one page. */
+#define RECENCY_SLOTS_PER_ENTRY 2
 #define RECENCY_MAP_BYTES_PER_SLOT 64
 #define RECENCY_SLOTS_MIN 4096
 #define RECENCY_SLOTS_MAX (1u << 24)
+
+/* Grow the recency table to about two slots for each of @entries. Called with
+ * the shard's writer lock held (one grower per process), while readers store
+ * into it: doubling copies slot i to slot i + n, so that each key's slot under
+ * the new mask holds what it held under the old one, and only then publishes
+ * the mask. A reader's store with the old mask meanwhile may be lost: the
+ * table is lossy anyway. */
+static void recency_grow(struct shard *s, size_t entries)
+{
+	uint32_t mask = atomic_load_explicit(&s->recency_mask, memory_order_relaxed);
+	while ((size_t)mask + 1 < entries * RECENCY_SLOTS_PER_ENTRY && mask + 1 < s->recency_max) {
+		uint32_t n = mask + 1;
+		for (uint32_t i = 0; i < n; i++)
+			atomic_store_explicit(&s->recency[n + i],
+					      atomic_load_explicit(&s->recency[i],
+								   memory_order_relaxed),
+					      memory_order_relaxed);
+		mask = 2 * n - 1;
+		atomic_store_explicit(&s->recency_mask, mask, memory_order_release);
+	}
+}
+
+/* Reserve the recency table's most, and use its least: pages of the mapping
+ * that no slot has been stored into cost no memory. */
+static int recency_open(struct shard *s, size_t map_bytes, size_t entries)
+{
+	size_t slots = RECENCY_SLOTS_MIN;
+	while (slots < RECENCY_SLOTS_MAX && slots < map_bytes / RECENCY_MAP_BYTES_PER_SLOT)
+		slots *= 2;
+	void *p = mmap(NULL, slots, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	if (p == MAP_FAILED)
+		return -ENOMEM;
+	/* a huge page would make one stored slot cost 2 MB */
+	(void)madvise(p, slots, MADV_NOHUGEPAGE);
+	s->recency = p;
+	s->recency_max = (uint32_t)slots;
+	atomic_init(&s->recency_mask, RECENCY_SLOTS_MIN - 1);
+	recency_grow(s, entries);
+	return 0;
+}
 
 static size_t high_default(const struct shard *s)
 {
@@ -215,16 +259,9 @@ int shard_open(struct shard *s, const char *dir, size_t map_bytes, const struct 
 	atomic_init(&s->evicting, false);
 	s->stale_s = stale_s;
 	s->recency_seed = recency_seed;
-	size_t slots = RECENCY_SLOTS_MIN;
-	while (slots < RECENCY_SLOTS_MAX && slots < map_bytes / RECENCY_MAP_BYTES_PER_SLOT)
-		slots *= 2;
-	/* untouched pages of a calloc'd table cost no memory */
-	s->recency = calloc(slots, sizeof(*s->recency));
-	if (!s->recency) {
-		rc = -ENOMEM;
+	rc = recency_open(s, map_bytes, st.ms_entries);
+	if (rc)
 		goto fail_env;
-	}
-	s->recency_mask = (uint32_t)(slots - 1);
 	/* epoch 1: what no read has touched since the start (slot 0) is one older
 	 * than what has been */
 	atomic_init(&s->epoch, 1);
@@ -242,7 +279,8 @@ void shard_close(struct shard *s)
 {
 	if (s->env)
 		mdb_env_close(s->env);
-	free(s->recency);
+	if (s->recency)
+		munmap(s->recency, s->recency_max);
 	s->env = NULL;
 	s->recency = NULL;
 }
@@ -447,6 +485,9 @@ static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_
 			atomic_store_explicit(&s->credit_bytes, credit > bytes ? credit - bytes : 0,
 					      memory_order_relaxed);
 	}
+	MDB_stat st;
+	if (mdb_stat(txn, s->dbi, &st) == 0)
+		recency_grow(s, st.ms_entries);
 	return mdb_txn_commit(txn);
 
 fail_abort:

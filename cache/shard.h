@@ -39,9 +39,15 @@ struct shard {
 	 * slot, the slot picked by hash_fast() of the key. A read stores the
 	 * current epoch in its slot, and only when the slot holds another one, so
 	 * that a hot name costs no write to shared memory; eviction ages entries
-	 * by (epoch - slot) and moves the epoch on after each run. */
+	 * by (epoch - slot) and moves the epoch on after each run.
+	 * The table grows with the entries (about two slots each), inside one
+	 * mapping reserved for the most the map can hold: the slots are hashed,
+	 * so every page of a table sized for the map would be touched long before
+	 * the map fills. It grows in place (recency_grow()), so a reader with the
+	 * old mask still writes into the table; nothing is ever freed under it. */
 	atomic_uchar *recency;
-	uint32_t recency_mask;
+	atomic_uint recency_mask;
+	uint32_t recency_max; /* slots reserved */
 	atomic_uchar epoch; /* moved on by each eviction and each 1/64 of the map written */
 	atomic_bool damage_logged;
 	/* Eviction state. The hand and rng are touched only inside a write
@@ -96,7 +102,8 @@ size_t shard_count(struct shard *s, MDB_txn *txn);
 /** The recency slot of @key. */
 static inline atomic_uchar *shard_slot(struct shard *s, const uint8_t *key, size_t len)
 {
-	return &s->recency[hash_fast(s->recency_seed, key, len) & s->recency_mask];
+	uint32_t mask = atomic_load_explicit(&s->recency_mask, memory_order_relaxed);
+	return &s->recency[hash_fast(s->recency_seed, key, len) & mask];
 }
 
 /** Mark @key as read now: a store only when the slot holds another epoch. */

@@ -138,6 +138,7 @@ struct resolution {
 	struct upstream_query uq;
 	struct upstream_io *io;   /* the worker's I/O for uq, while in flight */
 	uint8_t *reply_buf;       /* one reply at a time, reused; in the arena */
+	uint16_t reply_cap;       /* its size: grows with the replies (upstream.c) */
 
 	struct result result;
 

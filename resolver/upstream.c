@@ -19,6 +19,7 @@
 #include "resolver/worker.h"
 
 #define UPSTREAM_REPLY_MAX 65535
+#define UPSTREAM_REPLY_FIRST 1232 /* the default --edns-udp-size: most replies fit */
 
 struct upstream_io {
 	union {
@@ -97,9 +98,19 @@ static void deliver(struct upstream_io *io, const uint8_t *wire, size_t len, boo
 	} else if (wire) {
 		uq->rtt_ms = (uint32_t)(now - uq->sent_ms);
 		servers_rtt(w->servers, sa, uq->rtt_ms);
-		if (!r->reply_buf)
-			r->reply_buf = arena_alloc(r->arena, UPSTREAM_REPLY_MAX);
-		if (r->reply_buf && len <= UPSTREAM_REPLY_MAX) {
+		if (len > r->reply_cap && len <= UPSTREAM_REPLY_MAX) {
+			/* sized to the replies seen, not to the largest possible: a
+			 * resolution in flight holds one, and most fit in a packet.
+			 * Doubling bounds what the arena keeps to twice the largest. */
+			size_t cap = r->reply_cap ? 2 * (size_t)r->reply_cap : UPSTREAM_REPLY_FIRST;
+			if (cap < len)
+				cap = len;
+			if (cap > UPSTREAM_REPLY_MAX)
+				cap = UPSTREAM_REPLY_MAX;
+			r->reply_buf = arena_alloc(r->arena, cap);
+			r->reply_cap = r->reply_buf ? (uint16_t)cap : 0;
+		}
+		if (r->reply_buf && len <= r->reply_cap) {
 			memcpy(r->reply_buf, wire, len);
 			uq->reply = r->reply_buf;
 			uq->reply_len = (uint16_t)len;
