@@ -104,12 +104,33 @@ static void refresh_addrs(struct resolution *r)
 	}
 }
 
+/* Empty r->cut, with room for @n servers (at most CUT_SERVERS_MAX; less if
+ * the arena is out of room: cut->cap says how many). */
+static void cut_reset(struct resolution *r, size_t n)
+{
+	struct zone_cut *cut = &r->cut;
+	if (n > CUT_SERVERS_MAX)
+		n = CUT_SERVERS_MAX;
+	if (n > cut->cap) {
+		struct server *servers = arena_alloc(r->arena, n * sizeof(*servers));
+		if (servers) {
+			cut->servers = servers;
+			cut->cap = (uint8_t)n;
+		}
+	}
+	if (cut->cap)
+		memset(cut->servers, 0, cut->cap * sizeof(*cut->servers));
+	cut->zone[0] = 0;
+	cut->n_servers = 0;
+	cut->n_fetches = 0;
+	cut->from_hints = false;
+}
+
 static void cut_from_hints(struct resolution *r)
 {
 	const struct config *cfg = r->w->cfg;
 	struct zone_cut *cut = &r->cut;
-	memset(cut, 0, sizeof(*cut));
-	cut->zone[0] = 0;
+	cut_reset(r, (size_t)cfg->n_hints);
 	cut->from_hints = true;
 	for (int i = 0; i < cfg->n_hints; i++) {
 		const struct hint *h = &cfg->hints[i];
@@ -118,12 +139,13 @@ static void cut_from_hints(struct resolution *r)
 			if (name_equal(cut->servers[k].name, h->name))
 				s = &cut->servers[k];
 		if (!s) {
-			if (cut->n_servers == CUT_SERVERS_MAX)
+			if (cut->n_servers == cut->cap)
 				continue;
 			s = &cut->servers[cut->n_servers++];
 			memcpy(s->name, h->name, name_len(h->name));
 		}
-		if (s->n_addrs < SERVER_ADDRS_MAX && addr_usable(r, (const struct sockaddr *)&h->ss)) {
+		if (s->n_addrs < SERVER_ADDRS_MAX && h->len <= sizeof(union upstream_addr) &&
+		    addr_usable(r, (const struct sockaddr *)&h->ss)) {
 			memcpy(&s->addrs[s->n_addrs].ss, &h->ss, h->len);
 			s->addrs[s->n_addrs].len = h->len;
 			s->n_addrs++;
@@ -136,14 +158,14 @@ static bool cut_from_entry(struct resolution *r, const uint8_t *zone, const stru
 {
 	struct cache_entry e = *e_in;
 	struct zone_cut *cut = &r->cut;
-	memset(cut, 0, sizeof(*cut));
+	cut_reset(r, e.n_rdata);
 	memcpy(cut->zone, zone, name_len(zone));
 	struct rrset set = { .rdata = (uint8_t *)e.data, .rdata_len = e.data_len };
 	uint32_t off = 0;
 	const uint8_t *rd;
 	uint16_t len;
 	for (uint16_t k = 0; k < e.n_rdata && rrset_rdata_next(&set, &off, &rd, &len); k++) {
-		if (cut->n_servers == CUT_SERVERS_MAX)
+		if (cut->n_servers == cut->cap)
 			break;
 		if (len == 0 || len > NAME_MAX_WIRE || name_len(rd) != len)
 			continue;
@@ -473,12 +495,12 @@ static enum reply_outcome take_referral(struct resolution *r, const struct msg *
 	if (!cut_from_cache(r, ns->owner)) {
 		/* the cache refused it (full, or TTL 0): build the cut from the reply */
 		struct zone_cut *cut = &r->cut;
-		memset(cut, 0, sizeof(*cut));
+		cut_reset(r, ns->n_rdata);
 		memcpy(cut->zone, ns->owner, name_len(ns->owner));
 		uint32_t off = 0;
 		const uint8_t *rd;
 		uint16_t len;
-		while (cut->n_servers < CUT_SERVERS_MAX && rrset_rdata_next(ns, &off, &rd, &len)) {
+		while (cut->n_servers < cut->cap && rrset_rdata_next(ns, &off, &rd, &len)) {
 			struct server *s = &cut->servers[cut->n_servers++];
 			memcpy(s->name, rd, len);
 			for (struct rrset *g = keep; g; g = g->next) {

@@ -154,6 +154,7 @@ void resolution_unref(struct resolution *r)
 		return;
 	/* by now it is done: the running reference is dropped in finish */
 	r->w->n_resolutions--;
+	r->w->ended_since_trim++;
 	if (r->is_prefetch)
 		r->w->n_prefetch--;
 	budget_unref(r->budget);

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include "proto/wire.h"
@@ -36,8 +37,16 @@ struct budget {
 	uint64_t deadline_ms; /* monotonic: past it the answer is SERVFAIL */
 };
 
+/** An upstream's address: IPv4 or IPv6, not sockaddr_storage's 128 bytes (a
+ * zone cut holds 13 x 4 of them, and every resolution a cut). */
+union upstream_addr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
 struct server_addr {
-	struct sockaddr_storage ss;
+	union upstream_addr ss;
 	socklen_t len;
 	uint8_t tries;  /* queries sent to it for the current step */
 	bool broken;    /* lame, refused, garbage: not asked again in this resolution */
@@ -54,7 +63,11 @@ struct server {
 /** The closest known zone cut and its servers. */
 struct zone_cut {
 	uint8_t zone[NAME_MAX_WIRE];
-	struct server servers[CUT_SERVERS_MAX];
+	/* in the arena, as many as the cut has names (at most CUT_SERVERS_MAX),
+	 * reused by the next cut that needs no more: a resolution in flight
+	 * holds a few, not 13 of 400 bytes each (iterate.c: cut_reset()) */
+	struct server *servers;
+	uint8_t cap;
 	uint8_t n_servers;
 	uint8_t n_fetches;  /* sub-resolutions started for this cut */
 	bool from_hints;
@@ -76,7 +89,7 @@ enum res_state { RES_RUNNING, RES_DONE };
 
 /** What the worker sends on behalf of a resolution, and gets back. */
 struct upstream_query {
-	struct sockaddr_storage ss;
+	union upstream_addr ss;
 	socklen_t len;
 	uint8_t wire[NAME_MAX_WIRE + 64]; /* the query message */
 	uint16_t wire_len;

@@ -156,7 +156,7 @@ static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const stru
 static int send_udp(struct upstream_io *io, struct upstream_query *uq)
 {
 	uv_loop_t *loop = &io->w->loop;
-	int rc = uv_udp_init_ex(loop, &io->h.udp, uq->ss.ss_family);
+	int rc = uv_udp_init_ex(loop, &io->h.udp, uq->ss.sa.sa_family);
 	if (rc < 0)
 		return rc;
 	io->h.udp.data = io;

@@ -45,6 +45,10 @@ struct worker {
 	struct resolution *inflight[COALESCE_BUCKETS];
 	uint32_t n_resolutions;
 	uint32_t n_prefetch;
+	/* Giving back what resolutions freed (worker_drain()): the resolutions
+	 * ended since the worker last did, and the timer of an idle worker. */
+	uint32_t ended_since_trim;
+	uv_timer_t trim_timer;
 	struct resolution *last_created; /* by the last resolution_get(); NULL if it joined one */
 	/* ready to run again (woken by a resolution that finished) */
 	struct request *ready_requests;
