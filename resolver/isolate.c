@@ -5,7 +5,10 @@
  *   "not enough memory" error;
  * - CPU: a count hook every ISOLATE_HOOK_EVERY instructions adds to the call's
  *   tally and reads the monotonic clock; bytes allocated and the size of the
- *   work of library functions that loop inside C are charged to the same tally;
+ *   work of library functions that loop inside C are charged to the same tally.
+ *   The deadline is set by the call's first hook (the clock's first reading):
+ *   a call that ends sooner, as most do, never reads the clock, and what runs
+ *   before that hook is bounded by the instruction budget;
  * - a kill sticks: once a limit trips, the allocator refuses every growth and
  *   the hook, now on every instruction, raises again, until the call returns.
  * Library functions that can run unbounded inside C, where no hook fires, are
@@ -37,8 +40,10 @@ struct isolate {
 	bool in_call;
 	enum isolate_status killed;
 	uint64_t instr_used, instr_max;
-	uint64_t deadline_ns;
+	uint64_t deadline_ns; /* 0: not yet set (the call's first hook sets it) */
+	uint64_t timeout_ns;
 	uint64_t last_instr;
+	bool every_instr; /* a kill left the hook on every instruction */
 };
 
 static const char KILL_KEY = 'k'; /* registry key of the preallocated kill message */
@@ -59,6 +64,7 @@ static void kill_call(struct isolate *iso, enum isolate_status why)
 {
 	if (!iso->killed)
 		iso->killed = why;
+	iso->every_instr = true;
 	lua_sethook(iso->L, hook, LUA_MASKCOUNT, 1);
 }
 
@@ -119,12 +125,18 @@ static void hook(lua_State *L, lua_Debug *ar)
 		return;
 	if (!iso->killed) {
 		iso->instr_used += ISOLATE_HOOK_EVERY;
-		if (iso->instr_used > iso->instr_max)
+		if (iso->instr_used > iso->instr_max) {
 			kill_call(iso, ISOLATE_BUDGET);
-		else if (now_ns() > iso->deadline_ns)
+		} else {
+			uint64_t now = now_ns();
+			if (!iso->deadline_ns) {
+				iso->deadline_ns = now + iso->timeout_ns;
+				return;
+			}
+			if (now <= iso->deadline_ns)
+				return;
 			kill_call(iso, ISOLATE_TIMEOUT);
-		else
-			return;
+		}
 	}
 	raise_kill(L);
 }
@@ -439,8 +451,14 @@ static enum isolate_status run(struct isolate *iso, int nargs, int nresults, uin
 	iso->killed = ISOLATE_OK;
 	iso->instr_used = 0;
 	iso->instr_max = instr_max;
-	iso->deadline_ns = now_ns() + timeout_ns;
-	lua_sethook(L, hook, LUA_MASKCOUNT, ISOLATE_HOOK_EVERY); /* undo a kill's every-instruction hook */
+	iso->deadline_ns = 0;
+	iso->timeout_ns = timeout_ns;
+	if (iso->every_instr) {
+		/* undo a kill's every-instruction hook (a kill in a coroutine
+		 * reaches this state's main thread too: kill_call sets it there) */
+		lua_sethook(L, hook, LUA_MASKCOUNT, ISOLATE_HOOK_EVERY);
+		iso->every_instr = false;
+	}
 	iso->in_call = true;
 	int rc = lua_pcall(L, nargs, nresults, 0);
 	iso->in_call = false;

@@ -78,8 +78,11 @@ static uint64_t hash_label(uint64_t h, const char *p, size_t len)
 		len -= 8;
 	}
 	if (len) {
+		/* the bytes in little-endian order, as memcpy gives them on x86,
+		 * without a call to memcpy of a variable length */
 		uint64_t v = 0;
-		memcpy(&v, p, len);
+		for (size_t i = 0; i < len; i++)
+			v |= (uint64_t)(uint8_t)p[i] << (8 * i);
 		h = ((h ^ v) * 0xc4ceb9fe1a85ec53ull);
 		h ^= h >> 29;
 	}

@@ -47,6 +47,7 @@ struct script {
 	struct isolate *iso;
 	int on_query, on_answer; /* registry refs; LUA_NOREF when not defined */
 	int q_ref;               /* the query userdata */
+	struct qview *v;         /* its block (lives as long as the state: q_ref holds it) */
 	bool loading;            /* its top level runs: tern.nameset may read files */
 	char *path;              /* where it came from, for messages */
 	char *src;               /* its text as loaded: a rebuild uses this, not the file */
@@ -104,11 +105,12 @@ struct policy {
 };
 
 #define NAME_TEXT_CAP 1280 /* a wire name (255 bytes) in text, every byte escaped */
-#define NAME_CACHE 256       /* q.name strings kept per isolate (a power of two) */
-#define NAME_CACHE_WIRE 48   /* of names up to this long in wire form */
-#define NAME_CACHE_LABELS 16 /* and this many labels */
-#define QVIEW_UV_NAME 1      /* q's user value of an uncached q.name */
-#define QVIEW_UV_CACHE 2     /* the first of NAME_CACHE user values */
+#define NAME_CACHE_SETS 128 /* q.name strings kept per isolate: sets (a power of two) */
+#define NAME_CACHE_WAYS 4   /* of this many names each */
+#define NAME_CACHE (NAME_CACHE_SETS * NAME_CACHE_WAYS)
+#define NAME_CACHE_WIRE 48  /* of names up to this long in wire form */
+#define QVIEW_UV_NAME 1     /* q's user value of an uncached q.name */
+#define QVIEW_UV_CACHE 2    /* the first of NAME_CACHE user values */
 
 /* The query as a script sees it, for the length of one call: one userdata
  * per isolate, pointed at the query by qview_bind() and made to read nil
@@ -138,13 +140,17 @@ struct qview {
 	uint16_t label_at[NAMESET_LABELS_MAX];
 	struct msg scratch;
 	/* the strings of recent names (user values 2...): most queries ask for a
-	 * name asked for before, whose q.name then costs a hash and a compare */
-	struct name_entry {
-		uint8_t wire_len; /* 0: empty */
-		uint8_t n_labels;
-		uint8_t label_at[NAME_CACHE_LABELS];
-		uint8_t wire[NAME_CACHE_WIRE];
-	} cache[NAME_CACHE];
+	 * name asked for before, whose q.name then costs a hash and a compare.
+	 * Set-associative (a direct-mapped cache misses on every pair of names
+	 * that collide); a miss replaces the ways of its set in turn. Only names
+	 * without escapes are kept: their labels start in the text where their
+	 * length bytes are in the wire form. */
+	struct name_set {
+		uint16_t tag[NAME_CACHE_WAYS];     /* hash bits, to skip most compares */
+		uint8_t wire_len[NAME_CACHE_WAYS]; /* 0: empty */
+		uint8_t next;                      /* the way a miss replaces */
+		uint8_t wire[NAME_CACHE_WAYS][NAME_CACHE_WIRE];
+	} cache[NAME_CACHE_SETS];
 };
 
 static const char QVIEW_MT[] = "tern.query";
@@ -357,7 +363,18 @@ static uint32_t wire_hash(const uint8_t *p, size_t n)
 	return (uint32_t)(h >> 32);
 }
 
-/* Push q.name (argument 1 is q). A name that collides with another in the
+/* Label starts of a plain name @wire (in the text they are where the length
+ * bytes are in the wire form). */
+static void plain_labels(struct qview *v, const uint8_t *wire)
+{
+	int k = 0;
+	for (size_t at = 0; wire[at] && k < NAMESET_LABELS_MAX; at += 1u + wire[at])
+		v->label_at[k++] = (uint16_t)at;
+	v->n_labels = k;
+	v->name_plain = true;
+}
+
+/* Push q.name (argument 1 is q). A name that collides with others in the
  * cache (clients choose names) only misses it. */
 static void push_name(lua_State *L, struct qview *v)
 {
@@ -366,20 +383,21 @@ static void push_name(lua_State *L, struct qview *v)
 		return;
 	}
 	size_t wl = v->qname_len;
-	struct name_entry *e = NULL;
-	int uv = QVIEW_UV_NAME;
+	struct name_set *set = NULL;
+	uint16_t tag = 0;
 	if (wl <= NAME_CACHE_WIRE) {
-		uint32_t slot = wire_hash(v->qname, wl) & (NAME_CACHE - 1);
-		e = &v->cache[slot];
-		uv = QVIEW_UV_CACHE + (int)slot;
-		if (e->wire_len == wl && memcmp(e->wire, v->qname, wl) == 0) {
+		uint32_t h = wire_hash(v->qname, wl);
+		set = &v->cache[h & (NAME_CACHE_SETS - 1)];
+		tag = (uint16_t)(h >> 16);
+		for (int i = 0; i < NAME_CACHE_WAYS; i++) {
+			if (set->tag[i] != tag || set->wire_len[i] != wl ||
+			    memcmp(set->wire[i], v->qname, wl) != 0)
+				continue;
+			int uv = QVIEW_UV_CACHE + (int)(set - v->cache) * NAME_CACHE_WAYS + i;
 			lua_getiuservalue(L, 1, uv);
 			v->name = lua_tolstring(L, -1, &v->name_len);
 			v->name_uv = uv;
-			v->name_plain = true;
-			v->n_labels = e->n_labels;
-			for (int i = 0; i < e->n_labels; i++)
-				v->label_at[i] = e->label_at[i];
+			plain_labels(v, set->wire[i]);
 			return;
 		}
 	}
@@ -387,20 +405,22 @@ static void push_name(lua_State *L, struct qview *v)
 	size_t n = qname_text(v, buf);
 	lua_pushlstring(L, buf, n);
 	lua_pushvalue(L, -1);
-	if (!e || !v->name_plain || v->n_labels > NAME_CACHE_LABELS) {
-		e = NULL;
-		uv = QVIEW_UV_NAME;
+	int uv = QVIEW_UV_NAME, way = 0;
+	if (set && v->name_plain && v->n_labels < NAMESET_LABELS_MAX) {
+		way = set->next;
+		set->next = (uint8_t)((way + 1) % NAME_CACHE_WAYS);
+		uv = QVIEW_UV_CACHE + (int)(set - v->cache) * NAME_CACHE_WAYS + way;
+	} else {
+		set = NULL;
 	}
 	lua_setiuservalue(L, 1, uv); /* alive while v->name points into it */
 	v->name = lua_tostring(L, -1);
 	v->name_len = n;
 	v->name_uv = uv;
-	if (e) {
-		e->wire_len = (uint8_t)wl;
-		memcpy(e->wire, v->qname, wl);
-		e->n_labels = (uint8_t)v->n_labels;
-		for (int i = 0; i < v->n_labels; i++)
-			e->label_at[i] = (uint8_t)v->label_at[i];
+	if (set) {
+		set->tag[way] = tag;
+		set->wire_len[way] = (uint8_t)wl;
+		memcpy(set->wire[way], v->qname, wl);
 	}
 }
 
@@ -491,6 +511,10 @@ static int act(lua_State *L, enum action a)
 
 static int t_pass(lua_State *L)
 {
+	if (lua_gettop(L) == 0) { /* the common case: no tags */
+		lua_pushinteger(L, ACT_PASS);
+		return 1;
+	}
 	return act(L, ACT_PASS);
 }
 static int t_refuse(lua_State *L)
@@ -830,6 +854,7 @@ static struct script *script_build(const struct config *cfg, const char *path, c
 		snprintf(err, cap, "%s: out of memory", path);
 		goto fail;
 	}
+	s->v = lua_touserdata(L, -1);
 	s->q_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* a fresh state: far below its cap */
 	s->loading = true;
 	lua_pushlightuserdata(L, s);
@@ -1468,7 +1493,7 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	lua_State *L = isolate_state(s->iso);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
-	struct qview *v = lua_touserdata(L, -1);
+	struct qview *v = s->v;
 	v->live = true;
 	v->req = NULL;
 	v->st = NULL;
@@ -1486,12 +1511,14 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	enum isolate_status status = isolate_call(s->iso, 1, 3, NULL, 0);
 	qview_unbind(v);
 	if (status == ISOLATE_OK) {
-		lua_settop(L, 3);
-		/* tern.pass() (or nothing): tags without on_answer change nothing */
-		if (lua_isnil(L, 1) || (lua_isinteger(L, 1) && lua_tointeger(L, 1) == ACT_PASS)) {
+		/* the stack holds the 3 results alone. tern.pass() (or nothing):
+		 * tags without on_answer change nothing */
+		int is_int;
+		lua_Integer a = lua_tointegerx(L, 1, &is_int);
+		if ((is_int && a == ACT_PASS && lua_isinteger(L, 1)) || lua_isnil(L, 1)) {
 			lua_settop(L, 0);
 			p->stats.passed++;
-			note_call(w, tenant, status);
+			s->mem_failures = 0; /* note_call() of a call that did not run out of memory */
 			return POLICY_FAST_PASS;
 		}
 	}
