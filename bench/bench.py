@@ -9,7 +9,11 @@ Run it through bench/run (see bench/README.md). The phases, in order:
   verify      every resolver's answers against the zone data (a wrong answer fails the run)
   rounds      per round, each server in turn: cache-hit throughput and CPU per query, then
               latency at a fixed rate (the order rotates from round to round)
-  callgrind   each server afresh under callgrind: instructions per cache-hit query
+  encrypted   per round, tern, unbound and kresd in turn: cache hits over DoT and over DoH
+              (dnsperf -m dot, -m doh), then new DoT connections per second with full and
+              with resumed TLS handshakes (bench/handshake.py)
+  callgrind   each server afresh under callgrind: instructions per cache-hit query (UDP,
+              then DoT and DoH for the servers that serve them)
   cachebench  tern's cache in process at 1 and 2 threads
   report      one markdown table; bench/RESULTS.md (full runs)
 
@@ -53,11 +57,13 @@ NOISY_CPUS = 0.5         # others took more than this (in CPUs) during a run: ru
 FULL = dict(names=1200, rounds=5, seconds=10, latency_seconds=5, outstanding=100,
             latency_qps=20000, cold_outstanding=20,
             cg_names=200, cg_queries=20000, cb_records=200000, cb_seconds=3.0, cb_rounds=3,
-            quiet_wait_s=20, noisy_budget_s=600, noisy_retries=2)
+            quiet_wait_s=20, noisy_budget_s=600, noisy_retries=2,
+            enc_seconds=10, enc_clients=16, hs_seconds=5)
 SMOKE = dict(names=100, rounds=1, seconds=2, latency_seconds=2, outstanding=100,
              latency_qps=2000, cold_outstanding=20,
              cg_names=100, cg_queries=200, cb_records=20000, cb_seconds=0.5, cb_rounds=1,
-             quiet_wait_s=0, noisy_budget_s=0, noisy_retries=0)
+             quiet_wait_s=0, noisy_budget_s=0, noisy_retries=0,
+             enc_seconds=2, enc_clients=4, hs_seconds=1)
 
 
 def parse_args(argv):
@@ -69,7 +75,7 @@ def parse_args(argv):
     ap.add_argument("--only", default="",
                     help="comma-separated subset of tern,unbound,kresd,pdns_recursor,ceiling")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                    "cold,rounds,callgrind,cachebench (cold also warms the caches: "
+                    "cold,rounds,encrypted,callgrind,cachebench (cold also warms the caches: "
                     "without it, a warm-up pass replaces it)")
     ap.add_argument("--ternd", help="ternd binary (default: build ../build-bench/ternd)")
     ap.add_argument("--build", default=os.path.join(TOP, "build-bench"),
@@ -137,7 +143,9 @@ class Run:
         self.noisy_spent_s = 0.0   # on waiting for quiet and repeating noisy runs
         self.notes = []
         self.res = {"params": self.p, "throughput": {}, "latency": {}, "cold": {},
-                    "instructions": {}, "cachebench": None}
+                    "instructions": {}, "cachebench": None,
+                    "dot": {}, "doh": {}, "hs_new": {}, "hs_resume": {},
+                    "instructions_dot": {}, "instructions_doh": {}}
 
     def fail(self, server, what, err):
         msg = "%s: %s: %s" % (server.name if server else "bench", what, err)
@@ -211,7 +219,7 @@ class Run:
                       % (100 * r["answered"]))
 
     # --- phases ----------------------------------------------------------------
-    def make_servers(self, ternd, ceiling, simnet_dir, workdir):
+    def make_servers(self, ternd, ceiling, simnet_dir, workdir, encrypted=True):
         only = set(filter(None, self.args.only.split(",")))
         kw = dict(simnet_dir=simnet_dir, cpu=SERVER_CPU, dnssec=self.p["dnssec"])
         made = [peers.Tern(workdir, free_port(), ternd=ternd, **kw),
@@ -222,6 +230,11 @@ class Run:
         self.servers = [s for s in made if not only or s.name in only]
         for s in self.servers:
             self.notes += s.notes
+        if encrypted and any(s.serves_encrypted for s in self.servers):
+            cert, key = peers.make_pki(os.path.join(workdir, "pki"))
+            for s in self.servers:
+                if s.serves_encrypted:
+                    s.set_encrypted(cert, key, free_port(), free_port())
 
     def cold(self, qs, datafile, simnet_info):
         """Each round, each resolver restarted with an empty cache, alone."""
@@ -312,6 +325,45 @@ class Run:
                     self.notes.append("%s did not sustain %d q/s in the latency run (%.0f)" % (
                         s.name, self.p["latency_qps"], r["achieved_qps"]))
 
+    def encrypted(self, datafile, qname):
+        """Per round, each server with DoT and DoH listeners in turn: cache hits over DoT,
+        over DoH, then new DoT connections (full and resumed handshakes)."""
+        enc = [s for s in self.servers if s.dot_port]
+        if not enc:
+            return
+        n = len(enc)
+        for rnd in range(self.p["rounds"]):
+            order = enc[rnd % n:] + enc[:rnd % n]
+            for s in order:
+                for mode in ("dot", "doh"):
+                    if not self.alive(s, "round %d" % (rnd + 1)):
+                        break
+                    log("round %d/%d: %s: cache hits over %s at max rate, %ss" % (
+                        rnd + 1, self.p["rounds"], s.name, "DoT" if mode == "dot" else "DoH",
+                        self.p["enc_seconds"]))
+                    r = self.measured(s, mode, measure.throughput_encrypted, s, mode, datafile,
+                                      CLIENT_CPU, self.outdir,
+                                      "%s-%s-%d" % (s.name, mode, rnd), self.p["enc_seconds"],
+                                      clients=self.p["enc_clients"],
+                                      outstanding=self.p["outstanding"])
+                    self.res[mode].setdefault(s.name, []).append(r)
+                    self.check_answered(s, mode, r)
+                for resume in (False, True):
+                    if not self.alive(s, "round %d" % (rnd + 1)):
+                        break
+                    what = "hs_resume" if resume else "hs_new"
+                    log("round %d/%d: %s: new DoT connections, %s handshakes, %ss" % (
+                        rnd + 1, self.p["rounds"], s.name, "resumed" if resume else "full",
+                        self.p["hs_seconds"]))
+                    r = self.measured(s, what, measure.handshakes, s, resume, qname,
+                                      CLIENT_CPU, self.outdir, "%s-%s-%d" % (s.name, what, rnd),
+                                      self.p["hs_seconds"])
+                    self.res[what].setdefault(s.name, []).append(r)
+                    self.check_answered(s, what, r)
+                    if r and resume and r["resumed"] < 0.9:
+                        self.notes.append("%s resumed only %.0f%% of the TLS sessions offered"
+                                          % (s.name, 100 * r["resumed"]))
+
     def callgrind(self, qs):
         subset = qs.questions[:self.p["cg_names"]]
         datafile = qs.write(os.path.join(self.outdir, "callgrind-names.txt"), subset)
@@ -325,6 +377,14 @@ class Run:
                              self.p["cg_queries"], CLIENT_CPU, self.outdir)
             self.res["instructions"][s.name] = r
             self.check_answered(s, "callgrind", r)
+            for mode in ("dot", "doh") if s.dot_port else ():
+                log("callgrind: %s, %d cached queries over %s" % (
+                    s.name, self.p["cg_queries"], "DoT" if mode == "dot" else "DoH"))
+                r = self.guarded(s, "callgrind " + mode, measure.instructions, s, datafile,
+                                 len(subset), self.p["cg_queries"], CLIENT_CPU, self.outdir,
+                                 mode=mode)
+                self.res["instructions_" + mode][s.name] = r
+                self.check_answered(s, "callgrind " + mode, r)
 
     def cachebench(self, binary, workdir):
         """Rounds of bench/cachebench; 2 threads need both CPUs: a stricter quiet."""
@@ -356,12 +416,15 @@ class Run:
             info = simnet_ctl.start(simnet_dir, prefix=prefix, quiet=True)
             qs = queryset.QuerySet(info, self.p["names"])
             datafile = qs.write(os.path.join(self.outdir, "names.txt"))
-            self.make_servers(tools["ternd"], tools["ceiling"], simnet_dir, workdir)
+            self.make_servers(tools["ternd"], tools["ceiling"], simnet_dir, workdir,
+                              encrypted="encrypted" not in skip)
             if "cold" not in skip:
                 self.cold(qs, datafile, info)
             self.warm_and_verify(qs, datafile)
             if "rounds" not in skip:
                 self.rounds(datafile)
+            if "encrypted" not in skip:
+                self.encrypted(datafile, qs.questions[0][0])
             if "callgrind" not in skip:
                 self.callgrind(qs)
             if "cachebench" not in skip and (not a.only or "tern" in a.only.split(",")):

@@ -8,6 +8,7 @@ returns a dict of figures (and raises on what makes the figure meaningless).
 """
 
 import glob
+import json
 import math
 import os
 import re
@@ -156,10 +157,11 @@ class Background:
 # dnsperf
 
 def dnsperf(port, datafile, cpu, outdir, tag, clients=16, outstanding=100, seconds=None,
-            max_runs=None, qps=None, timeout_s=5, verbose=False):
+            max_runs=None, qps=None, timeout_s=5, verbose=False, mode=None, options=()):
     """Run dnsperf against 127.0.0.1:@port; returns its statistics as a dict
     (sent, completed, lost, rcodes, qps, run_s, avg_latency_s and, if @verbose,
-    latencies_s: one per answered query). Output is kept in @outdir/@tag.out."""
+    latencies_s: one per answered query). Output is kept in @outdir/@tag.out.
+    @mode is dnsperf's -m (udp by default; dot, doh), @options its -O name=value."""
     cmd = ["nice", "-n", str(peers.NICE), "taskset", "-c", str(cpu),
            "dnsperf", "-s", "127.0.0.1", "-p", str(port),
            "-d", datafile, "-c", str(clients), "-q", str(outstanding), "-t", str(timeout_s)]
@@ -171,6 +173,10 @@ def dnsperf(port, datafile, cpu, outdir, tag, clients=16, outstanding=100, secon
         cmd += ["-Q", str(qps)]
     if verbose:
         cmd.append("-v")
+    if mode:
+        cmd += ["-m", mode]
+    for o in options:
+        cmd += ["-O", o]
     out_path = os.path.join(outdir, tag + ".out")
     with open(out_path, "w") as out:
         rc = subprocess.call(cmd, stdout=out, stderr=subprocess.STDOUT)
@@ -304,6 +310,53 @@ def throughput(server, datafile, cpu, outdir, tag, seconds, clients=16, outstand
             "drops": bg.drops, "dnsperf": r}
 
 
+def throughput_encrypted(server, mode, datafile, cpu, outdir, tag, seconds, clients=16,
+                         outstanding=100):
+    """Like throughput(), over DoT (@mode "dot") or DoH ("doh": HTTP/2 over TLS, GET
+    /dns-query?dns=): each of dnsperf's @clients is one connection, kept for the run
+    (its handshake counts, once). QPS and the server's CPU microseconds per answered
+    query."""
+    port = server.dot_port if mode == "dot" else server.doh_port
+    options = ["doh-uri=https://127.0.0.1:%d/dns-query" % port, "doh-method=GET"] \
+        if mode == "doh" else []
+    with Background(server.pids()) as bg:
+        cpu0 = cpu_s(server.pids())
+        r = dnsperf(port, datafile, cpu, outdir, tag, seconds=seconds, clients=clients,
+                    outstanding=outstanding, mode=mode, options=options)
+        cpu1 = cpu_s(server.pids())
+    return {"qps": r["qps"], "cpu_us": (cpu1 - cpu0) * 1e6 / max(r["completed"], 1),
+            "answered": answered_ok(r), "other_cpus": bg.other_cpus, "steal_cpus": bg.steal_cpus,
+            "drops": bg.drops, "dnsperf": r}
+
+
+def handshakes(server, resume, qname, cpu, outdir, tag, seconds):
+    """New DoT connections one after another for @seconds (bench/handshake.py, pinned to
+    @cpu): each a full TLS handshake, or (@resume) one resuming the previous connection's
+    session, then one cached query @qname. Connections per second, the server's CPU
+    microseconds per connection, and the share that was resumed."""
+    cmd = ["nice", "-n", str(peers.NICE), "taskset", "-c", str(cpu), sys.executable,
+           os.path.join(os.path.dirname(os.path.abspath(__file__)), "handshake.py"),
+           str(server.dot_port), str(seconds), "resume" if resume else "new", qname]
+    with Background(server.pids()) as bg:
+        cpu0 = cpu_s(server.pids())
+        out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             universal_newlines=True, timeout=seconds + 60).stdout
+        cpu1 = cpu_s(server.pids())
+    with open(os.path.join(outdir, tag + ".out"), "w") as f:
+        f.write(out)
+    try:
+        r = json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise RuntimeError("handshake.py: no result; see %s" % os.path.join(outdir, tag + ".out"))
+    n = r["connections"]
+    if n == 0:
+        raise RuntimeError("no DoT connection succeeded (%d failed)" % r["failed"])
+    return {"per_s": n / r["seconds"], "cpu_us": (cpu1 - cpu0) * 1e6 / n,
+            "resumed": r["resumed"] / n, "failed": r["failed"],
+            "answered": n / (n + r["failed"]), "other_cpus": bg.other_cpus,
+            "steal_cpus": bg.steal_cpus, "drops": bg.drops}
+
+
 def percentile(values, p):
     """The @p-th percentile (nearest rank) of @values."""
     if not values:
@@ -354,11 +407,19 @@ def callgrind_zero(server):
                    stderr=subprocess.DEVNULL, check=True, timeout=60)
 
 
-def instructions(server, datafile, n_names, n_queries, cpu, outdir):
+def instructions(server, datafile, n_names, n_queries, cpu, outdir, mode=None):
     """User-space instructions per cache-hit query under callgrind: warm the cache
     (two passes), zero the counters, send @n_queries cached queries, dump; then
-    zero, stay idle as long, dump; (queries - idle) / answered."""
-    pattern = os.path.join(outdir, "callgrind-%s.%%p" % server.name)
+    zero, stay idle as long, dump; (queries - idle) / answered. With @mode "dot" or
+    "doh", the cached queries go over one DoT or DoH connection (warming stays UDP)."""
+    pattern = os.path.join(outdir, "callgrind-%s%s.%%p" % (server.name,
+                                                           "-" + mode if mode else ""))
+    port, options = server.port, []
+    if mode == "dot":
+        port = server.dot_port
+    elif mode == "doh":
+        port = server.doh_port
+        options = ["doh-uri=https://127.0.0.1:%d/dns-query" % port, "doh-method=GET"]
     server.start(callgrind_out=pattern)
     try:
         tag = server.name + "-callgrind"
@@ -369,8 +430,11 @@ def instructions(server, datafile, n_names, n_queries, cpu, outdir):
                                % (100 * answered_ok(w)))
         callgrind_zero(server)
         t0 = time.monotonic()
-        r = dnsperf(server.port, datafile, cpu, outdir, tag, clients=1, outstanding=10,
-                    max_runs=max(1, n_queries // n_names), timeout_s=30)
+        if mode:
+            tag += "-" + mode
+        r = dnsperf(port, datafile, cpu, outdir, tag, clients=1, outstanding=10,
+                    max_runs=max(1, n_queries // n_names), timeout_s=30, mode=mode,
+                    options=options)
         busy_s = time.monotonic() - t0
         busy = callgrind_dump(server, pattern)
         callgrind_zero(server)

@@ -24,6 +24,7 @@ STOP_TIMEOUT_S = 10
 STOP_TIMEOUT_VALGRIND_S = 60
 CACHE_MB = 256
 NICE = -20      # servers and load generator: other work on a shared machine yields to them
+ENCRYPTED_CONNS_MAX = 64    # unbound's incoming-num-tcp (its default of 10 is below dnsperf -c 16)
 
 # What the report should say about the setup, where it is not quite like for like.
 FAIRNESS_NOTES = [
@@ -47,6 +48,13 @@ FAIRNESS_NOTES = [
     "tern's main thread share the server CPU with it and count in its CPU time.",
     "Upstream queries are counted at the simnet by capture, per resolver while the others "
     "sit idle (warm, with TTLs of an hour: they send nothing meanwhile).",
+    "DoT and DoH: tern, unbound and kresd each listen on two more 127.0.0.1 ports with the same "
+    "throwaway test certificate (EC P-256, made with the openssl CLI in the work directory): "
+    "tern --listen tls:// and https://; unbound tls-service-pem/key with tls-port and "
+    "https-port (and incoming-num-tcp: %d, as its default of 10 connections per thread refuses "
+    "dnsperf's 16); kresd net.tls() with net.listen kind 'tls' and 'doh2'. DoH is HTTP/2 over "
+    "TLS, GET with ?dns=. pdns_recursor 4.8 has no DoT or DoH server: no figure."
+    % ENCRYPTED_CONNS_MAX,
     "Upstreams over IPv4 only for all (the simnet has no IPv6): tern --upstream-ipv6 no, "
     "unbound do-ip6: no, kresd net.ipv6 = false, pdns_recursor query-local-address=0.0.0.0 "
     "(its default). With IPv6 on, unbound also asks AAAA of every nameserver name.",
@@ -68,6 +76,42 @@ def port_bound(port):
     return False
 
 
+def tcp_listening(port):
+    """True when some socket listens on TCP 127.0.0.1:@port (from /proc/net/tcp)."""
+    want = ":%04X" % port
+    try:
+        with open("/proc/net/tcp") as f:
+            next(f)
+            for line in f:
+                fields = line.split()
+                if fields[1].endswith(want) and fields[3] == "0A" and \
+                        fields[1].split(":")[0] in ("0100007F", "00000000"):
+                    return True
+    except OSError:
+        pass
+    return False
+
+
+def make_pki(directory):
+    """A throwaway test CA and a server certificate for 127.0.0.1 and localhost (EC
+    P-256, two days), made with the openssl CLI in @directory: (cert, key) paths.
+    Every server's DoT and DoH listeners use the same pair."""
+    os.makedirs(directory, exist_ok=True)
+
+    def run(*cmd):
+        subprocess.run(cmd, check=True, cwd=directory, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE)
+    run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=bench CA")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    run("openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    run("openssl", "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+        "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "server.ext")
+    return os.path.join(directory, "server.pem"), os.path.join(directory, "server.key")
+
+
 def version_of(cmd):
     """First line of a version command's output, or '?'."""
     try:
@@ -86,6 +130,7 @@ class Server:
     name = "?"
     is_peer = True          # counted when looking for the best peer
     resolves = True         # False for the ceiling: no cold run, no memory figure
+    serves_encrypted = False  # True if it has DoT and DoH listeners (set_encrypted)
 
     def __init__(self, workdir, port, simnet_dir, cpu, dnssec):
         self.dir = os.path.join(workdir, self.name)
@@ -97,6 +142,17 @@ class Server:
         self.proc = None
         self.log = None
         self.notes = []     # anything the report should say about this server's setup
+        self.dot_port = self.doh_port = None     # DoT and DoH listeners, if any
+        self.tls_cert = self.tls_key = None
+
+    def set_encrypted(self, cert, key, dot_port, doh_port):
+        """Listen for DoT on @dot_port and DoH (HTTP/2, /dns-query) on @doh_port too, with
+        the certificate chain @cert and its key @key (PEM), from the next start on."""
+        self.tls_cert, self.tls_key = cert, key
+        self.dot_port, self.doh_port = dot_port, doh_port
+
+    def encrypted_ports(self):
+        return [p for p in (self.dot_port, self.doh_port) if p]
 
     # --- to override ---------------------------------------------------------
     def configure(self):
@@ -145,6 +201,12 @@ class Server:
                 raise RuntimeError("%s did not bind 127.0.0.1:%d; see %s" % (
                     self.name, self.port, self.log.name))
             time.sleep(0.05)
+        for port in self.encrypted_ports():
+            while not tcp_listening(port):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("%s does not listen on TCP 127.0.0.1:%d; see %s" % (
+                        self.name, port, self.log.name))
+                time.sleep(0.05)
 
     def stop(self):
         """SIGTERM the process we started (SIGKILL after a timeout) and reap it."""
@@ -172,6 +234,7 @@ class Server:
 class Tern(Server):
     name = "tern"
     is_peer = False
+    serves_encrypted = True
 
     def __init__(self, *args, ternd, **kw):
         super().__init__(*args, **kw)
@@ -197,6 +260,12 @@ class Tern(Server):
             cmd += ["--dnssec", "yes" if self.dnssec else "no"]
         if self.dnssec and "--trust-anchor" in self.flags:
             cmd += ["--trust-anchor", self.root_ds]
+        if self.dot_port:
+            cmd += ["--listen", "tls://127.0.0.1:%d" % self.dot_port]
+        if self.doh_port:
+            cmd += ["--listen", "https://127.0.0.1:%d" % self.doh_port]
+        if self.tls_cert:
+            cmd += ["--tls-cert", self.tls_cert, "--tls-key", self.tls_key]
         return cmd
 
     def version(self):
@@ -205,6 +274,7 @@ class Tern(Server):
 
 class Unbound(Server):
     name = "unbound"
+    serves_encrypted = True
 
     def configure(self):
         if self.dnssec:
@@ -240,7 +310,25 @@ server:
 remote-control:
     control-enable: no
 """.format(port=self.port, dir=self.dir, hints=self.hints, modules=modules,
-           msg=CACHE_MB // 4, rrset=CACHE_MB // 2))
+           msg=CACHE_MB // 4, rrset=CACHE_MB // 2) + self.encrypted_conf())
+
+    def encrypted_conf(self):
+        """DoT on tls-port and DoH (HTTP/2 over TLS, /dns-query by default) on https-port:
+        unbound serves each on the interfaces whose port is that one."""
+        if not self.tls_cert:
+            return ""
+        lines = ["    tls-service-key: \"%s\"" % self.tls_key,
+                 "    tls-service-pem: \"%s\"" % self.tls_cert]
+        if self.dot_port:
+            lines += ["    interface: 127.0.0.1@%d" % self.dot_port,
+                      "    tls-port: %d" % self.dot_port]
+        if self.doh_port:
+            lines += ["    interface: 127.0.0.1@%d" % self.doh_port,
+                      "    https-port: %d" % self.doh_port]
+        # its default of 10 TCP/TLS connections per thread refuses dnsperf's 16
+        lines.append("    incoming-num-tcp: %d" % ENCRYPTED_CONNS_MAX)
+        # the options above come after remote-control: reopen the server clause
+        return "server:\n" + "\n".join(lines) + "\n"
 
     def command(self):
         return ["unbound", "-d", "-c", self.conf]
@@ -251,6 +339,7 @@ remote-control:
 
 class Kresd(Server):
     name = "kresd"
+    serves_encrypted = True
 
     def configure(self):
         if self.dnssec:
@@ -271,6 +360,14 @@ net.ipv6 = false
 policy.special_names = {{}}
 """.format(port=self.port, mb=CACHE_MB, dir=self.dir, hints=self.hints, ta=ta))
         # kresd 5 runs QNAME minimisation (relaxed) unless NO_MINIMIZE is set: left on.
+        if self.tls_cert:
+            conf = ["net.tls('%s', '%s')" % (self.tls_cert, self.tls_key)]
+            if self.dot_port:
+                conf.append("net.listen('127.0.0.1', %d, { kind = 'tls' })" % self.dot_port)
+            if self.doh_port:   # HTTP/2 over TLS, /dns-query and /doh
+                conf.append("net.listen('127.0.0.1', %d, { kind = 'doh2' })" % self.doh_port)
+            with open(os.path.join(self.dir, "config"), "a") as f:
+                f.write("\n".join(conf) + "\n")
 
     def command(self):
         return ["kresd", "-n", "-c", "config", self.dir]

@@ -1,6 +1,7 @@
 """bench/report: one markdown table for every server, each figure with its ratio to
 the best peer (Unbound, Knot Resolver, PowerDNS Recursor: not tern, not the
-ceiling), the goals of issue 6 for tern, and bench/RESULTS.md.
+ceiling), the goals of issue 6 (and for DoT and DoH, of issue 4) for tern, and
+bench/RESULTS.md.
 """
 
 import datetime
@@ -33,6 +34,44 @@ def single(res, phase, key):
             for name, r in res[phase].items()}
 
 
+def encrypted_figures(res, med):
+    """The DoT and DoH rows (issue 4): cache hits over one connection per dnsperf
+    client, new connections with full and resumed handshakes, instructions."""
+    if not any(res.get(k) for k in ("dot", "doh", "hs_new", "hs_resume", "instructions_dot",
+                                    "instructions_doh")):
+        return []
+    rows = []
+    for mode, label in (("dot", "DoT"), ("doh", "DoH (HTTP/2, GET)")):
+        if not res.get(mode):
+            continue
+        rows += [
+            ("%s cache hits: queries/s (%s)" % (label, med), per_round(res, mode, "qps"),
+             "high", "{:,.0f}", ("≥ best peer (issue 4)", lambda t, b, c: t >= b)),
+            ("%s cache hits: server CPU µs per answered query (%s)" % (label, med),
+             per_round(res, mode, "cpu_us"), "low", "{:.2f}",
+             ("≤ 0.7 × best peer (issue 4)", lambda t, b, c: t <= 0.7 * b)),
+        ]
+    for what, label in (("hs_new", "full TLS handshake"),
+                        ("hs_resume", "resumed TLS handshake (ticket)")):
+        if not res.get(what):
+            continue
+        rows += [
+            ("new DoT connections/s, each a %s and one cached query (%s)" % (label, med),
+             per_round(res, what, "per_s"), "high", "{:,.0f}", None),
+            ("server CPU µs per new DoT connection, %s (%s)" % (label, med),
+             per_round(res, what, "cpu_us"), "low", "{:.1f}", None),
+        ]
+    if res.get("hs_resume"):
+        rows.append(("share of offered sessions resumed", per_round(res, "hs_resume", "resumed"),
+                     "high", "{:.2f}", None))
+    for mode, label in (("dot", "DoT"), ("doh", "DoH")):
+        if res.get("instructions_" + mode):
+            rows.append(("user-space instructions per cache-hit query over one %s connection "
+                         "(callgrind)" % label, single(res, "instructions_" + mode, "per_query"),
+                         "low", "{:,.0f}", None))
+    return rows
+
+
 # Each figure: label, values per server {name: (value, spread)}, better "low"/"high",
 # format, and the goal for tern (text, check(tern, best_peer, ceiling) -> bool).
 def figures(res):
@@ -58,6 +97,7 @@ def figures(res):
         ("user-space instructions per cache-hit query (callgrind)",
          single(res, "instructions", "per_query"), "low", "{:,.0f}",
          ("≤ 0.5 × best peer", lambda t, b, c: t <= 0.5 * b)),
+    ] + encrypted_figures(res, med) + [
         ("cold, %d names: wall time s (%s)" % (res["params"]["names"], med),
          per_round(res, "cold", "wall_s"), "low", "{:.3f}",
          ("≤ best peer", lambda t, b, c: t <= b)),
@@ -168,6 +208,13 @@ def markdown(res):
            % (p["client_cpu"], p["server_cpu"], p["names"], p["outstanding"], p["seconds"],
               p["latency_qps"], p["latency_seconds"], p["cold_outstanding"], p["cg_queries"],
               p["cg_names"]),
+           ] + ([
+           "- DoT and DoH: cache hits with `dnsperf -m dot` and `-m doh -O doh-method=GET` "
+           "(`-c %d -q %d -l %s`: %d connections, kept); new connections: bench/handshake.py "
+           "for %s s, one connection after another, each a TLS 1.3 handshake (full, or resuming "
+           "the previous connection's ticket) and one cached DoT query; callgrind as above over "
+           "one connection." % (p["enc_clients"], p["outstanding"], p["enc_seconds"],
+                                p["enc_clients"], p["hs_seconds"])] if "enc_clients" in p else []) + [
            "",
            "Each cell: the figure, then (in brackets) its ratio to the best peer — the best of "
            "unbound, kresd and pdns_recursor; tern and the ceiling are not peers. "
