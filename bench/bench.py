@@ -417,7 +417,7 @@ class Run:
             qs = queryset.QuerySet(info, self.p["names"])
             datafile = qs.write(os.path.join(self.outdir, "names.txt"))
             self.make_servers(tools["ternd"], tools["ceiling"], simnet_dir, workdir,
-                              encrypted="encrypted" not in skip)
+                              encrypted=not {"encrypted", "callgrind"} <= skip)
             if "cold" not in skip:
                 self.cold(qs, datafile, info)
             self.warm_and_verify(qs, datafile)

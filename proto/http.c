@@ -82,3 +82,20 @@ enum http_verb http_method_from(const char *m, size_t len)
 		return VERB_HEAD;
 	return VERB_OTHER;
 }
+
+void http_req_init(struct http_req *r)
+{
+	r->method = VERB_OTHER;
+	r->path[0] = '\0';
+	r->path_too_long = false;
+	r->content_type[0] = '\0';
+	r->accept[0] = '\0';
+	r->forwarded_for[0] = '\0';
+	r->body = NULL;
+	r->body_len = 0;
+	r->body_too_big = false;
+	r->headers_too_big = false;
+	r->owner_data = NULL;
+	r->stream_id = 0;
+	r->next = NULL;
+}

@@ -33,6 +33,9 @@ struct http_req {
 	struct http_req *next;
 };
 
+/** Empty @r: every field zero, the text fields empty strings (only their first
+ * byte is written: cheaper than zeroing the whole struct). */
+void http_req_init(struct http_req *r);
 /** Store a header of interest (case-insensitive @name) into @r. */
 void http_req_header(struct http_req *r, const char *name, size_t name_len, const char *value,
 		     size_t value_len);

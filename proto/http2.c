@@ -39,9 +39,17 @@ static int on_begin_headers(nghttp2_session *s, const nghttp2_frame *f, void *ar
 	struct h2_conn *h = arg;
 	if (f->hd.type != NGHTTP2_HEADERS || f->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	struct h2_stream *st = calloc(1, sizeof(*st));
+	/* not calloc: the request's text fields are 4 KiB, and each is read only up
+	 * to its NUL (http_req_init) */
+	struct h2_stream *st = malloc(sizeof(*st));
 	if (!st)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* this stream is reset */
+	http_req_init(&st->req);
+	st->header_bytes = 0;
+	st->handed = false;
+	st->resp = NULL;
+	st->resp_len = st->resp_off = 0;
+	st->prev = st->next = NULL;
 	st->req.stream_id = f->hd.stream_id;
 	nghttp2_session_set_stream_user_data(s, f->hd.stream_id, st);
 	st->next = h->streams;

@@ -17,6 +17,7 @@
 #define READ_CHUNK (16 * 1024 + 512) /* one TLS record and its overhead */
 #define OUT_INITIAL 4096
 #define OUT_MAX (4u * 1024 * 1024) /* a peer that does not read gets closed */
+#define PEND_SEAL (16u * 1024)     /* plaintext pending: sealed once a full record's worth */
 
 /* TLS 1.2 suites: ECDHE only (forward secrecy), AEAD only. TLS 1.3's default
  * suites (AES-GCM, ChaCha20-Poly1305) are all modern. */
@@ -224,6 +225,9 @@ static void stream_handle_closed(uv_handle_t *h)
 	s->ssl = NULL;
 	free(s->out);
 	s->out = NULL;
+	free(s->pend);
+	s->pend = NULL;
+	s->pend_len = s->pend_cap = 0;
 	s->ops->on_closed(s);
 }
 
@@ -267,8 +271,43 @@ static int drain_wbio(struct tls_stream *s)
 	}
 }
 
+/* Encrypt the plaintext gathered in s->pend: one SSL_write, so that the
+ * replies written in one callback share TLS records (each record costs a
+ * cipher setup, a MAC and 22 bytes) instead of one record per reply. */
+static int seal_pending(struct tls_stream *s)
+{
+	if (s->pend_len == 0 || !s->ssl)
+		return 0;
+	const uint8_t *p = s->pend;
+	size_t len = s->pend_len;
+	s->pend_len = 0;
+	while (len > 0) {
+		int n = len > INT32_MAX ? INT32_MAX : (int)len;
+		int r = SSL_write(s->ssl, p, n);
+		if (r <= 0) {
+			ERR_clear_error();
+			s->peer_eof = true;
+			return -EPROTO;
+		}
+		p += r;
+		len -= (size_t)r;
+	}
+	if (s->pend_cap > 4 * PEND_SEAL) { /* a burst grew it: give the memory back */
+		free(s->pend);
+		s->pend = NULL;
+		s->pend_cap = 0;
+	}
+	/* keep the memory BIO small: move the records out as they come */
+	if (BIO_ctrl_pending(s->wbio) > 64 * 1024 && drain_wbio(s) < 0) {
+		s->peer_eof = true;
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
 void tls_stream_flush(struct tls_stream *s)
 {
+	seal_pending(s);
 	if (drain_wbio(s) < 0) {
 		s->out_len = 0;
 		s->peer_eof = true;
@@ -476,22 +515,23 @@ int tls_stream_write(struct tls_stream *s, const uint8_t *p, size_t len)
 	if (s->closing)
 		return -EPIPE;
 	if (s->ssl) {
-		while (len > 0) {
-			int n = len > INT32_MAX ? INT32_MAX : (int)len;
-			int r = SSL_write(s->ssl, p, n);
-			if (r <= 0) {
-				ERR_clear_error();
+		/* gathered, and sealed at the end of the callback (or a record's worth) */
+		if (s->pend_len + len > s->pend_cap) {
+			size_t cap = s->pend_cap ? s->pend_cap : OUT_INITIAL;
+			while (cap < s->pend_len + len)
+				cap *= 2;
+			uint8_t *n = cap <= OUT_MAX ? realloc(s->pend, cap) : NULL;
+			if (!n) {
 				s->peer_eof = true;
-				return -EPROTO;
+				return -ENOBUFS;
 			}
-			p += r;
-			len -= (size_t)r;
+			s->pend = n;
+			s->pend_cap = cap;
 		}
-		/* keep the memory BIO small: move the records out as they come */
-		if (BIO_ctrl_pending(s->wbio) > 64 * 1024 && drain_wbio(s) < 0) {
-			s->peer_eof = true;
-			return -ENOBUFS;
-		}
+		memcpy(s->pend + s->pend_len, p, len);
+		s->pend_len += len;
+		if (s->pend_len >= PEND_SEAL && seal_pending(s) < 0)
+			return s->peer_eof ? -EPROTO : -ENOBUFS;
 	} else {
 		if (s->out_len + len > s->out_cap) {
 			size_t cap = s->out_cap ? s->out_cap : OUT_INITIAL;
@@ -548,6 +588,7 @@ void tls_stream_close(struct tls_stream *s)
 	if (s->closing)
 		return;
 	if (s->ssl && s->open && !s->peer_eof) {
+		seal_pending(s); /* what was written before the close goes first */
 		SSL_shutdown(s->ssl); /* close_notify into the write BIO */
 		ERR_clear_error();
 	}

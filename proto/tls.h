@@ -48,6 +48,8 @@ struct tls_stream {
 	uint8_t *plain_keep; /* ...copied when the owner paused before taking it all */
 	uint8_t *out;       /* output gathered for the next uv_write() */
 	size_t out_len, out_cap;
+	uint8_t *pend;      /* TLS: plaintext written during a callback, sealed at its end */
+	size_t pend_len, pend_cap;
 	uint64_t idle_ms;
 	int open_handles;
 	int in_callback;    /* output is flushed once when the outermost callback returns */
