@@ -305,6 +305,12 @@ static int seal_pending(struct tls_stream *s)
 	return 0;
 }
 
+void tls_stream_seal(struct tls_stream *s)
+{
+	if (!s->closing)
+		seal_pending(s);
+}
+
 void tls_stream_flush(struct tls_stream *s)
 {
 	seal_pending(s);

@@ -74,6 +74,9 @@ void tls_ctx_free(SSL_CTX *ctx);
  * closing: on_closed() will come. */
 int tls_stream_accept(struct tls_stream *s, uv_loop_t *loop, uv_stream_t *server, SSL_CTX *ctx,
 		      uint64_t idle_ms);
+/** Encrypt the plaintext written so far into TLS records of its own now; they
+ * are sent with the rest when the current callback returns. */
+void tls_stream_seal(struct tls_stream *s);
 /** Up to @cap bytes of plaintext into @buf. Returns the count, 0 when nothing
  * is buffered now, or a negative error (the stream is then closing). */
 ssize_t tls_stream_read(struct tls_stream *s, uint8_t *buf, size_t cap);

@@ -43,7 +43,6 @@ struct doh_conn {
 	int refs;            /* the open stream + one per DNS request in flight */
 	uint32_t n_inflight;
 	bool gone;
-	bool processing;     /* in on_readable(): replies are flushed once, at its end */
 	bool behind_proxy;
 	enum proto proto;
 	struct h2_conn *h2;
@@ -244,10 +243,12 @@ static void doh_reply(struct request *req)
 						   { "cache-control", cc } };
 			respond(c, hreq, 200, h, 2, out, len);
 		}
-		/* replies made while reading leave together (one nghttp2 send, one
-		 * TLS write) when on_readable() ends */
-		if (!c->processing)
-			conn_flush(c);
+		conn_flush(c);
+		/* Each response in TLS records of its own (sent together when the
+		 * callback ends): dnsperf 2.10's DoH client keeps one response
+		 * buffer per connection and mixes up responses that share a record. */
+		if (!c->gone && !c->s.closing)
+			tls_stream_seal(&c->s);
 		if (c->proto == PROTO_H1 && !c->gone && !c->s.closing && !h1_blocked(c->h1))
 			tls_stream_pause(&c->s, false);
 	}
@@ -361,7 +362,6 @@ static void on_readable(struct tls_stream *s)
 	struct worker *w = c->w;
 	uint8_t buf[READ_BUF];
 	c->refs++;
-	c->processing = true;
 	while (!c->s.closing) {
 		if (c->proto == PROTO_H1 && h1_blocked(c->h1)) {
 			tls_stream_pause(&c->s, true); /* answers first, then more requests */
@@ -376,7 +376,6 @@ static void on_readable(struct tls_stream *s)
 			break;
 		}
 	}
-	c->processing = false;
 	conn_flush(c);
 	worker_drain(w);
 	conn_unref(c);
