@@ -30,6 +30,7 @@
 
 #define JSON_MAX (256 * 1024) /* the JSON of a 64 KiB message fits */
 #define READ_BUF (16 * 1024)
+#define DOH_FAST_MAX 4096 /* the fast path gives at most a UDP-sized reply anyway */
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define H2_PREFACE_LEN (sizeof(h2_preface) - 1)
@@ -133,6 +134,8 @@ static void client_addr(const struct doh_conn *c, const struct http_req *hreq,
 	}
 }
 
+static uint32_t min_ttl(const uint8_t *wire, size_t len);
+
 static void on_http_request(void *owner, struct http_req *hreq)
 {
 	struct doh_conn *c = owner;
@@ -142,6 +145,29 @@ static void on_http_request(void *owner, struct http_req *hreq)
 	if (status != 200) {
 		respond_error(c, hreq, status, q.reason);
 		return;
+	}
+	struct sockaddr_storage peer;
+	socklen_t plen;
+	client_addr(c, hreq, &peer, &plen);
+	if (!q.json) {
+		/* a cache hit: answered here, no request */
+		uint8_t out[DOH_FAST_MAX];
+		size_t len = enc_fastpath(w, q.wire, q.len, (struct sockaddr *)&peer, out,
+					  sizeof(out));
+		if (len > 0) {
+			w->stats.queries_tcp++;
+			w->enc->doh_queries++;
+			tls_stream_touch(&c->s);
+			char cc[48];
+			snprintf(cc, sizeof(cc), "max-age=%u", min_ttl(out, len));
+			struct http_header h[] = { { "content-type", DOH_MEDIA_TYPE },
+						   { "cache-control", cc } };
+			respond(c, hreq, 200, h, 2, out, len);
+			conn_flush(c);
+			if (!c->gone && !c->s.closing)
+				tls_stream_seal(&c->s); /* see doh_reply() */
+			return;
+		}
 	}
 	struct doh_pending *p = calloc(1, sizeof(*p));
 	if (!p) {
@@ -158,9 +184,6 @@ static void on_http_request(void *owner, struct http_req *hreq)
 	w->stats.queries_tcp++;
 	w->enc->doh_queries++;
 	tls_stream_touch(&c->s);
-	struct sockaddr_storage peer;
-	socklen_t plen;
-	client_addr(c, hreq, &peer, &plen);
 	if (request_start_tx(w, q.wire, q.len, (struct sockaddr *)&peer, plen, &doh_transport,
 			     p) < 0) {
 		hreq->owner_data = NULL;

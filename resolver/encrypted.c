@@ -16,6 +16,7 @@
 #include "resolver/config.h"
 #include "resolver/doh.h"
 #include "resolver/dot.h"
+#include "resolver/fastpath.h"
 #include "resolver/request.h"
 #include "resolver/worker.h"
 
@@ -398,4 +399,36 @@ size_t enc_reply_finish(const struct request *req, uint32_t keepalive_ms, uint8_
 		return req->reply_len <= cap ? req->reply_len : 0;
 	put16(out + m.opt_rdata_at - 2, (uint16_t)rdlen);
 	return len;
+}
+
+/* ---- the fast path ---- */
+
+/* True when @q has no OPT record, or one with empty RDATA: then the full path
+ * would add nothing a stream transport adds (keepalive, padding). Anything
+ * unusual (compression, odd counts) says false: the full path decides. */
+static bool no_edns_options(const uint8_t *q, size_t len)
+{
+	if (len < DNS_HDR_LEN + 5 || q[10] != 0 || q[11] > 1)
+		return false;
+	if (q[11] == 0)
+		return true;
+	size_t pos = DNS_HDR_LEN;
+	while (pos < len && q[pos] != 0) {
+		if (q[pos] > LABEL_MAX)
+			return false;
+		pos += 1u + q[pos];
+	}
+	pos += 1 + 4;            /* the root label, qtype, qclass */
+	if (pos + 11 > len)
+		return false;
+	return q[pos + 9] == 0 && q[pos + 10] == 0; /* the OPT's RDLENGTH */
+}
+
+size_t enc_fastpath(struct worker *w, const uint8_t *q, size_t len, const struct sockaddr *peer,
+		    uint8_t *out, size_t cap)
+{
+	const struct config *cfg = w->cfg;
+	if (cfg->policy_path || cfg->n_tenants || !no_edns_options(q, len))
+		return 0;
+	return fastpath_answer(w, q, len, peer, out, cap);
 }

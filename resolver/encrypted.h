@@ -72,3 +72,10 @@ void enc_conn_gone(struct worker *w, struct enc_node *node);
  * (@keepalive_ms, 0: none) and block padding. Returns the length, or 0 when
  * the reply does not fit (then send req->reply as it is). */
 size_t enc_reply_finish(const struct request *req, uint32_t keepalive_ms, uint8_t *out, size_t cap);
+
+/** The cache-hit fast path (resolver/fastpath) for query @q over DoT or DoH
+ * from @peer: the reply in @out (@cap bytes), or 0 for the full path. Taken
+ * only without a policy (it may tell transports and DoH paths apart) and for
+ * queries without EDNS options (the full path adds keepalive and padding). */
+size_t enc_fastpath(struct worker *w, const uint8_t *q, size_t len, const struct sockaddr *peer,
+		    uint8_t *out, size_t cap);
