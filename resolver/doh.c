@@ -136,6 +136,36 @@ static void client_addr(const struct doh_conn *c, const struct http_req *hreq,
 
 static uint32_t min_ttl(const uint8_t *wire, size_t len);
 
+/* "max-age=TTL" into @out (24 bytes), without printf's machinery. */
+static void max_age(char *out, uint32_t ttl)
+{
+	char digits[10];
+	int n = 0;
+	do {
+		digits[n++] = (char)('0' + ttl % 10);
+		ttl /= 10;
+	} while (ttl > 0);
+	memcpy(out, "max-age=", 8);
+	for (int i = 0; i < n; i++)
+		out[8 + i] = digits[n - 1 - i];
+	out[8 + n] = '\0';
+}
+
+/* The TTL of a fast path reply (resolver/fastpath): the question, then the
+ * records of one RRset, all with one TTL, and nothing in authority. Anything
+ * else is read the long way (min_ttl). */
+static uint32_t fast_reply_ttl(const uint8_t *r, size_t len)
+{
+	size_t pos = DNS_HDR_LEN;
+	while (pos < len && r[pos] != 0 && r[pos] <= LABEL_MAX)
+		pos += 1u + r[pos];
+	pos += 1 + 4 + 6; /* root label, qtype, qclass; the answer's pointer, type, class */
+	if (pos + 4 > len || (r[6] | r[7]) == 0 || r[pos - 6] != 0xc0 || (r[8] | r[9]))
+		return min_ttl(r, len);
+	return (uint32_t)r[pos] << 24 | (uint32_t)r[pos + 1] << 16 | (uint32_t)r[pos + 2] << 8 |
+	       r[pos + 3];
+}
+
 static void on_http_request(void *owner, struct http_req *hreq)
 {
 	struct doh_conn *c = owner;
@@ -158,8 +188,8 @@ static void on_http_request(void *owner, struct http_req *hreq)
 			w->stats.queries_tcp++;
 			w->enc->doh_queries++;
 			tls_stream_touch(&c->s);
-			char cc[48];
-			snprintf(cc, sizeof(cc), "max-age=%u", min_ttl(out, len));
+			char cc[24];
+			max_age(cc, fast_reply_ttl(out, len));
 			struct http_header h[] = { { "content-type", DOH_MEDIA_TYPE },
 						   { "cache-control", cc } };
 			respond(c, hreq, 200, h, 2, out, len);
