@@ -8,12 +8,15 @@
 
 #include <nghttp2/nghttp2.h>
 
+#define H2_SMALL_BODY 512 /* a typical DNS answer fits */
+
 struct h2_stream {
 	struct http_req req;     /* first: the owner sees only this */
 	size_t header_bytes;
 	bool handed;             /* given to the owner */
-	uint8_t *resp;           /* the response body, sent by read_body() */
+	uint8_t *resp;           /* the response body, sent by read_body(): small ones in */
 	size_t resp_len, resp_off;
+	uint8_t resp_small[H2_SMALL_BODY]; /* ...here, no allocation */
 	struct h2_stream *prev, *next; /* every stream of the connection: nghttp2_session_del()
 				       * frees its streams without on_stream_close */
 };
@@ -134,7 +137,8 @@ static void stream_free(struct h2_conn *h, struct h2_stream *st)
 	if (st->next)
 		st->next->prev = st->prev;
 	http_req_clear(&st->req);
-	free(st->resp);
+	if (st->resp != st->resp_small)
+		free(st->resp);
 	free(st);
 	h->n_streams--;
 }
@@ -273,7 +277,7 @@ int h2_respond(struct h2_conn *h, struct http_req *req, int status, const struct
 					  NGHTTP2_NV_FLAG_NONE };
 	nghttp2_data_provider prd = { .source.ptr = st, .read_callback = read_body };
 	if (body_len > 0) {
-		st->resp = malloc(body_len);
+		st->resp = body_len <= sizeof(st->resp_small) ? st->resp_small : malloc(body_len);
 		if (!st->resp)
 			return -ENOMEM;
 		memcpy(st->resp, body, body_len);
