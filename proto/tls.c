@@ -17,7 +17,8 @@
 #define READ_CHUNK (16 * 1024 + 512) /* one TLS record and its overhead */
 #define OUT_INITIAL 4096
 #define OUT_MAX (4u * 1024 * 1024) /* a peer that does not read gets closed */
-#define PEND_SEAL (16u * 1024)     /* plaintext pending: sealed once a full record's worth */
+#define PEND_SEAL (16u * 1024)
+#define OUT_KEEP (64u * 1024)      /* an output buffer up to this size is kept for reuse */     /* plaintext pending: sealed once a full record's worth */
 
 /* TLS 1.2 suites: ECDHE only (forward secrecy), AEAD only. TLS 1.3's default
  * suites (AES-GCM, ChaCha20-Poly1305) are all modern. */
@@ -325,6 +326,30 @@ void tls_stream_flush(struct tls_stream *s)
 		s->out_len = 0; /* the peer stopped reading long ago */
 		tls_stream_close(s);
 		return;
+	}
+	if (s->tcp.write_queue_size == 0) {
+		/* Nothing queued: write now. A uv_write() that completes at once
+		 * still costs an epoll_ctl() (libuv re-arms the watcher when its
+		 * queue drains) and a request; uv_try_write() costs neither, and
+		 * the buffer stays for the next flush. */
+		uv_buf_t now = uv_buf_init((char *)s->out, (unsigned)s->out_len);
+		int n = uv_try_write((uv_stream_t *)&s->tcp, &now, 1);
+		if (n == (int)s->out_len) {
+			s->out_len = 0;
+			if (s->out_cap > OUT_KEEP) {
+				free(s->out);
+				s->out = NULL;
+				s->out_cap = 0;
+			}
+			return;
+		}
+		if (n > 0) {
+			memmove(s->out, s->out + n, s->out_len - (size_t)n);
+			s->out_len -= (size_t)n;
+		} else if (n != UV_EAGAIN) {
+			s->out_len = 0; /* the connection is broken: reading will say so */
+			return;
+		}
 	}
 	struct out_write *ow = malloc(sizeof(*ow));
 	if (!ow)
