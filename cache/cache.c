@@ -581,7 +581,8 @@ static inline bool entry_usable(struct cache_entry *e, uint64_t expire_at_s, uin
 }
 
 static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
-		      bool stale_ok, uint32_t stale_s, cache_read_fn fn, void *ctx)
+		      bool stale_ok, uint32_t stale_s, cache_read_fn fn, void *ctx,
+		      struct cache_ref *ref)
 {
 	uint8_t key[KEY_DB_MAX];
 	size_t domain_len;
@@ -609,6 +610,12 @@ static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint6
 		rc = TERN_ENOTFOUND;
 	} else {
 		shard_touch(s, key, (size_t)len);
+		if (ref) {
+			ref->snapshot = mdb_txn_id(txn);
+			ref->expire_s = expire_at_s;
+			ref->shard = i;
+			ref->slot = (uint32_t)(shard_slot(s, key, (size_t)len) - s->recency);
+		}
 		rc = fn(ctx, &e);
 	}
 	reader_end(r, i);
@@ -618,13 +625,41 @@ static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint6
 int cache_read(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 	       cache_read_fn fn, void *ctx)
 {
-	return read_entry(c, name, type, now_s, false, 0, fn, ctx);
+	return read_entry(c, name, type, now_s, false, 0, fn, ctx, NULL);
+}
+
+int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		   cache_read_fn fn, void *ctx, struct cache_ref *ref)
+{
+	return read_entry(c, name, type, now_s, false, 0, fn, ctx, ref);
+}
+
+/* LMDB gives every committed write transaction of an environment the next id,
+ * and a read snapshot the id of the last commit it sees: while the last
+ * commit's id is the snapshot's, the bytes are the same (a replaced shard is a
+ * new environment only at cache_open). The id is read from the meta pages, with
+ * no read transaction: a commit racing with the check is seen or not, as a read
+ * just before it would have. */
+bool cache_ref_current(struct cache *c, const struct cache_ref *ref)
+{
+	if (ref->shard >= c->n_shards)
+		return false;
+	struct shard *s = &c->shards[ref->shard];
+	MDB_envinfo info;
+	if (mdb_env_info(s->env, &info) != 0 || info.me_last_txnid != ref->snapshot ||
+	    ref->slot > s->recency_mask)
+		return false;
+	atomic_uchar *slot = &s->recency[ref->slot];
+	unsigned char now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+	if (atomic_load_explicit(slot, memory_order_relaxed) != now)
+		atomic_store_explicit(slot, now, memory_order_relaxed);
+	return true;
 }
 
 int cache_read_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		     uint32_t stale_s, cache_read_fn fn, void *ctx)
 {
-	return read_entry(c, name, type, now_s, true, stale_s, fn, ctx);
+	return read_entry(c, name, type, now_s, true, stale_s, fn, ctx, NULL);
 }
 
 struct copy {
@@ -651,14 +686,14 @@ int cache_find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now
 	       struct cache_entry *out)
 {
 	struct copy cp = { a, out };
-	return read_entry(c, name, type, now_s, false, 0, copy_out, &cp);
+	return read_entry(c, name, type, now_s, false, 0, copy_out, &cp, NULL);
 }
 
 int cache_find_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		     uint32_t stale_s, struct arena *a, struct cache_entry *out)
 {
 	struct copy cp = { a, out };
-	return read_entry(c, name, type, now_s, true, stale_s, copy_out, &cp);
+	return read_entry(c, name, type, now_s, true, stale_s, copy_out, &cp, NULL);
 }
 
 /* ---- the closest enclosing zone cut ----------------------------------------- */

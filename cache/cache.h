@@ -151,6 +151,30 @@ int cache_read_hold(struct cache *c);
 /** End this thread's hold (and its snapshots). */
 void cache_read_release(struct cache *c);
 
+/** Names an entry that cache_read_ref() found, so that a caller keeping a copy
+ * of what it built from the entry (resolver/fastpath's memo) can tell cheaply
+ * that a read now would see the same bytes. */
+struct cache_ref {
+	uint64_t snapshot;  /* its shard's LMDB transaction id at the read */
+	uint64_t expire_s;  /* its absolute expiry (wall clock) */
+	uint32_t shard;
+	uint32_t slot;      /* its recency slot */
+};
+
+/** cache_read(), and when @fn is called (whatever it returns), *@ref names
+ * the entry it was given. */
+int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
+		   cache_read_fn fn, void *ctx, struct cache_ref *ref);
+/** Whether a read of @ref's entry now would find exactly what
+ * cache_read_ref() found: true when its shard has committed no write since
+ * (in this process or another). Then the entry is marked as read for
+ * eviction, as a read marks it. It takes no read snapshot (a hold has no
+ * effect on it).
+ * Expiry is the caller's to check against ref->expire_s: the TTL left at
+ * @now_s is min(expire_s - now_s, the TTL it was stored with), as
+ * cache_read() gives it. No allocation, no lock. */
+bool cache_ref_current(struct cache *c, const struct cache_ref *ref);
+
 /** cache_read(), but an entry that expired at most @stale_s seconds before
  * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller
  * picks the TTL it answers with). A fresh entry comes with stale false. */

@@ -12,6 +12,9 @@
 
 struct worker;
 
-/** The reply to @q in @out (at most @cap bytes), or 0 for "take the slow path". */
+/** The reply to @q in @out (at most @cap bytes), or 0 for "take the slow path".
+ * @now_s: the wall clock (one reading per batch is enough). */
 size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const struct sockaddr *peer,
-		       uint8_t *out, size_t cap);
+		       uint64_t now_s, uint8_t *out, size_t cap);
+/** Free the worker's memo of recent answers (worker_free() calls it). */
+void fastpath_free(struct worker *w);

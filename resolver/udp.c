@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "cache/cache.h"
 #include "resolver/fastpath.h"
 #include "resolver/request.h"
@@ -14,33 +15,28 @@ static void on_readable(uv_poll_t *p, int status, int events)
 {
 	struct udp_listener *ul = p->data;
 	struct worker *w = ul->w;
+	(void)events;
 	if (status < 0 || ul->fd < 0)
 		return;
-	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
-	struct iovec iov_in[UDP_BATCH], iov_out[UDP_BATCH];
+	struct mmsghdr *in = ul->in, out[UDP_BATCH];
+	struct iovec iov_out[UDP_BATCH];
 	for (int b = 0; b < UDP_BATCHES_PER_WAKEUP; b++) {
-		for (int i = 0; i < UDP_BATCH; i++) {
-			iov_in[i].iov_base = ul->qbuf[i];
-			iov_in[i].iov_len = UDP_QUERY_MAX;
-			memset(&in[i].msg_hdr, 0, sizeof(in[i].msg_hdr));
-			in[i].msg_hdr.msg_name = &ul->peers[i];
-			in[i].msg_hdr.msg_namelen = sizeof(ul->peers[i]);
-			in[i].msg_hdr.msg_iov = &iov_in[i];
-			in[i].msg_hdr.msg_iovlen = 1;
-		}
 		int n = recvmmsg(ul->fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		/* one snapshot of the cache for the batch: no renew per lookup */
+		/* one snapshot of the cache and one clock reading for the batch */
 		bool held = cache_read_hold(w->cache) == 0;
+		uint64_t now_s = clock_wall_s();
 		int n_out = 0;
 		for (int i = 0; i < n; i++) {
-			if (in[i].msg_hdr.msg_flags & MSG_TRUNC)
+			struct msghdr *h = &in[i].msg_hdr;
+			socklen_t plen = h->msg_namelen;
+			h->msg_namelen = sizeof(ul->peers[i]); /* for the next recvmmsg() */
+			if (h->msg_flags & MSG_TRUNC)
 				continue; /* bigger than any query we take */
 			w->stats.queries_udp++;
 			const struct sockaddr *peer = (const struct sockaddr *)&ul->peers[i];
-			socklen_t plen = in[i].msg_hdr.msg_namelen;
-			size_t len = fastpath_answer(w, ul->qbuf[i], in[i].msg_len, peer,
+			size_t len = fastpath_answer(w, ul->qbuf[i], in[i].msg_len, peer, now_s,
 						     ul->rbuf[n_out], UDP_REPLY_MAX);
 			if (len == 0) {
 				request_start(w, ul->qbuf[i], in[i].msg_len, peer, plen, ul, NULL);
@@ -48,11 +44,12 @@ static void on_readable(uv_poll_t *p, int status, int events)
 			}
 			iov_out[n_out].iov_base = ul->rbuf[n_out];
 			iov_out[n_out].iov_len = len;
-			memset(&out[n_out].msg_hdr, 0, sizeof(out[n_out].msg_hdr));
-			out[n_out].msg_hdr.msg_name = &ul->peers[i];
-			out[n_out].msg_hdr.msg_namelen = plen;
-			out[n_out].msg_hdr.msg_iov = &iov_out[n_out];
-			out[n_out].msg_hdr.msg_iovlen = 1;
+			out[n_out].msg_hdr = (struct msghdr){
+				.msg_name = &ul->peers[i],
+				.msg_namelen = plen,
+				.msg_iov = &iov_out[n_out],
+				.msg_iovlen = 1,
+			};
 			n_out++;
 		}
 		if (held)
@@ -78,6 +75,17 @@ int udp_listener_start(struct worker *w, struct udp_listener *ul, int fd)
 {
 	ul->fd = fd;
 	ul->w = w;
+	/* the receive headers are set once; recvmmsg() changes only msg_namelen,
+	 * msg_flags and msg_len, and on_readable() puts msg_namelen back */
+	for (int i = 0; i < UDP_BATCH; i++) {
+		ul->iov_in[i] = (struct iovec){ .iov_base = ul->qbuf[i], .iov_len = UDP_QUERY_MAX };
+		ul->in[i].msg_hdr = (struct msghdr){
+			.msg_name = &ul->peers[i],
+			.msg_namelen = sizeof(ul->peers[i]),
+			.msg_iov = &ul->iov_in[i],
+			.msg_iovlen = 1,
+		};
+	}
 	int rc = uv_poll_init(&w->loop, &ul->poll, fd);
 	if (rc < 0)
 		return rc;

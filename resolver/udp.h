@@ -24,6 +24,8 @@ struct udp_listener {
 	uint8_t qbuf[UDP_BATCH][UDP_QUERY_MAX];
 	uint8_t rbuf[UDP_BATCH][UDP_REPLY_MAX];
 	struct sockaddr_storage peers[UDP_BATCH];
+	struct mmsghdr in[UDP_BATCH]; /* receive headers, on qbuf and peers */
+	struct iovec iov_in[UDP_BATCH];
 };
 
 /** Start serving the bound socket @fd. */

@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "resolver/config.h"
+#include "resolver/fastpath.h"
 #include "resolver/policy.h"
 #include "resolver/request.h"
 #include "resolver/resolution.h"
@@ -125,6 +126,7 @@ void worker_free(struct worker *w)
 	uv_loop_close(&w->loop);
 	servers_free(w->servers);
 	policy_worker_free(w);
+	fastpath_free(w);
 	free(w->udp);
 	free(w->tcp);
 }

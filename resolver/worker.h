@@ -13,6 +13,7 @@ struct cache;
 struct config;
 struct policy;
 struct encrypted;
+struct fp_memo;
 struct request;
 struct resolution;
 struct servers;
@@ -57,6 +58,7 @@ struct worker {
 	bool stopping;
 
 	struct policy *policy;    /* the policy isolates (resolver/policy.c); NULL: none */
+	struct fp_memo *fp_memo;  /* recent cache-hit answers (resolver/fastpath.c); NULL: none yet */
 
 	uint64_t next_request_no; /* for log lines: requests are numbered, never named */
 	struct worker_stats stats;
