@@ -580,6 +580,15 @@ static inline bool entry_usable(struct cache_entry *e, uint64_t expire_at_s, uin
 	return true;
 }
 
+/* shard_touch() of a slot known already; returns the epoch it holds now. */
+static inline unsigned char touch_slot(struct shard *s, atomic_uchar *slot)
+{
+	unsigned char now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
+	if (atomic_load_explicit(slot, memory_order_relaxed) != now)
+		atomic_store_explicit(slot, now, memory_order_relaxed);
+	return now;
+}
+
 static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		      bool stale_ok, uint32_t stale_s, cache_read_fn fn, void *ctx,
 		      struct cache_ref *ref)
@@ -609,12 +618,15 @@ static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint6
 	} else if (!entry_usable(&e, expire_at_s, now_s, stale_ok, stale_s)) {
 		rc = TERN_ENOTFOUND;
 	} else {
-		shard_touch(s, key, (size_t)len);
 		if (ref) {
+			atomic_uchar *slot = shard_slot(s, key, (size_t)len);
 			ref->snapshot = mdb_txn_id(txn);
 			ref->expire_s = expire_at_s;
 			ref->shard = i;
-			ref->slot = (uint32_t)(shard_slot(s, key, (size_t)len) - s->recency);
+			ref->slot = (uint32_t)(slot - s->recency);
+			ref->touched = touch_slot(s, slot);
+		} else {
+			shard_touch(s, key, (size_t)len);
 		}
 		rc = fn(ctx, &e);
 	}
@@ -640,7 +652,7 @@ int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t
  * new environment only at cache_open). The id is read from the meta pages, with
  * no read transaction: a commit racing with the check is seen or not, as a read
  * just before it would have. */
-bool cache_ref_current(struct cache *c, const struct cache_ref *ref)
+bool cache_ref_current(struct cache *c, struct cache_ref *ref)
 {
 	if (ref->shard >= c->n_shards)
 		return false;
@@ -649,10 +661,11 @@ bool cache_ref_current(struct cache *c, const struct cache_ref *ref)
 	if (mdb_env_info(s->env, &info) != 0 || info.me_last_txnid != ref->snapshot ||
 	    ref->slot > s->recency_mask)
 		return false;
-	atomic_uchar *slot = &s->recency[ref->slot];
-	unsigned char now = atomic_load_explicit(&s->epoch, memory_order_relaxed);
-	if (atomic_load_explicit(slot, memory_order_relaxed) != now)
-		atomic_store_explicit(slot, now, memory_order_relaxed);
+	/* A slot marked in the current epoch keeps it until the epoch moves on
+	 * (reads only store the current epoch; eviction only ages older slots):
+	 * no need to look at it again, a likely cache miss. */
+	if (atomic_load_explicit(&s->epoch, memory_order_relaxed) != ref->touched)
+		ref->touched = touch_slot(s, &s->recency[ref->slot]);
 	return true;
 }
 

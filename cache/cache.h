@@ -159,6 +159,7 @@ struct cache_ref {
 	uint64_t expire_s;  /* its absolute expiry (wall clock) */
 	uint32_t shard;
 	uint32_t slot;      /* its recency slot */
+	uint8_t touched;    /* the recency epoch cache_ref_current() last marked it in */
 };
 
 /** cache_read(), and when @fn is called (whatever it returns), *@ref names
@@ -173,7 +174,7 @@ int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t
  * Expiry is the caller's to check against ref->expire_s: the TTL left at
  * @now_s is min(expire_s - now_s, the TTL it was stored with), as
  * cache_read() gives it. No allocation, no lock. */
-bool cache_ref_current(struct cache *c, const struct cache_ref *ref);
+bool cache_ref_current(struct cache *c, struct cache_ref *ref);
 
 /** cache_read(), but an entry that expired at most @stale_s seconds before
  * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller

@@ -61,15 +61,16 @@ static inline void put32(uint8_t *p, uint32_t v)
  * copy of what the cache says, never more: no answer comes from it that the
  * cache would not give at that moment.
  * Sets of MEMO_WAYS slots, picked by a seeded multiplicative hash of the
- * lowercased name and type. Names are chosen by clients: colliding ones only
- * push each other out, and a miss costs what the lookup costs without a memo. */
-#define MEMO_SETS 4096
-#define MEMO_WAYS 2
+ * lowercased name and type; the sets' tags sit apart from the slots, four to a
+ * cache line, so that a lookup touches one line of tags and then only the slot
+ * that matches. Names are chosen by clients: colliding ones only push each
+ * other out, and a miss costs what the lookup costs without a memo. */
+#define MEMO_SETS 2048
+#define MEMO_WAYS 4
 #define MEMO_SLOT_BYTES 256
 
 struct memo_slot {
 	struct cache_ref ref;
-	uint64_t tag;        /* hash of name and type, never 0; 0: empty */
 	uint32_t orig_ttl_s;
 	uint16_t qtype;
 	uint16_t n_rr;
@@ -77,16 +78,21 @@ struct memo_slot {
 	uint8_t name_len;    /* wire length, the root label included */
 	uint8_t verdict;
 	/* the name lowercased, then the answer records as build() writes them */
-	uint8_t data[MEMO_SLOT_BYTES - sizeof(struct cache_ref) - 20];
+	uint8_t data[MEMO_SLOT_BYTES - sizeof(struct cache_ref) - 12];
 };
 _Static_assert(sizeof(struct memo_slot) == MEMO_SLOT_BYTES, "memo slot size");
+
+struct memo_set {
+	uint64_t tag[MEMO_WAYS]; /* hash of name and type, never 0; 0: an empty way */
+	uint8_t victim;          /* the way the next store replaces */
+};
 
 struct fp_memo {
 	uint64_t seed;
 	/* the last client address the ACL allowed (the config never changes) */
 	sa_family_t allowed_family;
 	uint8_t allowed_addr[16];
-	uint8_t victim[MEMO_SETS];
+	struct memo_set set[MEMO_SETS];
 	struct memo_slot slot[MEMO_SETS][MEMO_WAYS];
 };
 
@@ -152,32 +158,43 @@ void fastpath_free(struct worker *w)
 	w->fp_memo = NULL;
 }
 
+static inline size_t memo_set_of(uint64_t tag)
+{
+	return (size_t)(tag >> 40) & (MEMO_SETS - 1);
+}
+
+static inline bool memo_is(const struct memo_slot *s, const uint8_t *lname, size_t name_len,
+			   uint16_t qtype)
+{
+	return s->qtype == qtype && s->name_len == name_len && !memcmp(s->data, lname, name_len);
+}
+
 /* Copy the records of @c->out (as build() left them) into the memo. */
 static void memo_store(struct fp_memo *m, uint64_t tag, const uint8_t *lname, size_t name_len,
-		       uint16_t qtype, const struct fp_ctx *c, uint8_t verdict, uint16_t n_rr,
-		       const struct cache_ref *ref)
+		       uint16_t qtype, const struct fp_ctx *c, const struct cache_ref *ref)
 {
 	size_t rr_len = c->rr_end - c->q_end;
 	if (name_len + rr_len > sizeof(m->slot[0][0].data))
 		return;
-	size_t set = (size_t)(tag >> 40) & (MEMO_SETS - 1);
-	struct memo_slot *way = m->slot[set], *s = NULL;
-	for (int k = 0; k < MEMO_WAYS && !s; k++)
-		if (way[k].tag == 0 || (way[k].tag == tag && way[k].qtype == qtype &&
-					way[k].name_len == name_len && !memcmp(way[k].data, lname, name_len)))
-			s = &way[k];
-	if (!s) {
-		s = &way[m->victim[set]];
-		m->victim[set] = (uint8_t)((m->victim[set] + 1) % MEMO_WAYS);
+	size_t i = memo_set_of(tag);
+	struct memo_set *set = &m->set[i];
+	int k = 0;
+	while (k < MEMO_WAYS && set->tag[k] != 0 &&
+	       !(set->tag[k] == tag && memo_is(&m->slot[i][k], lname, name_len, qtype)))
+		k++;
+	if (k == MEMO_WAYS) {
+		k = set->victim;
+		set->victim = (uint8_t)((k + 1) % MEMO_WAYS);
 	}
+	struct memo_slot *s = &m->slot[i][k];
+	set->tag[k] = tag;
 	s->ref = *ref;
-	s->tag = tag;
 	s->orig_ttl_s = c->orig_ttl_s;
 	s->qtype = qtype;
-	s->n_rr = n_rr;
+	s->n_rr = c->n_rr;
 	s->rr_len = (uint16_t)rr_len;
 	s->name_len = (uint8_t)name_len;
-	s->verdict = verdict;
+	s->verdict = c->verdict;
 	memcpy(s->data, lname, name_len);
 	memcpy(s->data + name_len, c->out + c->q_end, rr_len);
 }
@@ -185,15 +202,14 @@ static void memo_store(struct fp_memo *m, uint64_t tag, const uint8_t *lname, si
 static struct memo_slot *memo_find(struct fp_memo *m, uint64_t tag, const uint8_t *lname,
 				   size_t name_len, uint16_t qtype)
 {
-	size_t set = (size_t)(tag >> 40) & (MEMO_SETS - 1);
-	struct memo_slot *way = m->slot[set];
+	size_t i = memo_set_of(tag);
+	struct memo_set *set = &m->set[i];
 	for (int k = 0; k < MEMO_WAYS; k++) {
-		struct memo_slot *s = &way[k];
-		if (s->tag == tag && s->qtype == qtype && s->name_len == name_len &&
-		    !memcmp(s->data, lname, name_len)) {
-			m->victim[set] = (uint8_t)((k + 1) % MEMO_WAYS);
-			return s;
-		}
+		if (set->tag[k] != tag || !memo_is(&m->slot[i][k], lname, name_len, qtype))
+			continue;
+		if (set->victim == k) /* used: not the next to go */
+			set->victim = (uint8_t)((k + 1) % MEMO_WAYS);
+		return &m->slot[i][k];
 	}
 	return NULL;
 }
@@ -394,8 +410,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		if (cache_read_ref(w->cache, q + DNS_HDR_LEN, qtype, now_s, build, &c, &ref) != 1)
 			return 0;
 		if (m)
-			memo_store(m, tag, (const uint8_t *)lname, name_len, qtype, &c, c.verdict, c.n_rr,
-				   &ref);
+			memo_store(m, tag, (const uint8_t *)lname, name_len, qtype, &c, &ref);
 	}
 	/* anything but pass: the full path answers, the script's verdict handed over */
 	if (policy && policy_fast_query(w, q, q_len, peer) != POLICY_FAST_PASS)

@@ -2,11 +2,13 @@
 #include "resolver/udp.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "base/clock.h"
 #include "cache/cache.h"
+#include "resolver/config.h"
 #include "resolver/fastpath.h"
 #include "resolver/request.h"
 #include "resolver/worker.h"
@@ -75,6 +77,20 @@ int udp_listener_start(struct worker *w, struct udp_listener *ul, int fd)
 {
 	ul->fd = fd;
 	ul->w = w;
+	/* IPv4 replies with DF set, and path MTU news from ICMP ignored (which
+	 * anyone can forge): replies of at most edns-udp-size 1232 fit every
+	 * path of 1280 bytes, and a path that drops one makes the client retry
+	 * over TCP, never reassemble spoofable fragments (DNS Flag Day 2020, RFC
+	 * 9715). The kernel also skips choosing an IP ID for a DF packet, a
+	 * hashed counter shared by the whole host. Larger configured sizes keep
+	 * the kernel's default: a reply above the interface MTU would fail. */
+	int domain = 0;
+	socklen_t dlen = sizeof(domain);
+	if (w->cfg->edns_udp_size <= UDP_DF_MAX &&
+	    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &dlen) == 0 && domain == AF_INET) {
+		int probe = IP_PMTUDISC_PROBE;
+		(void)setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &probe, sizeof(probe));
+	}
 	/* the receive headers are set once; recvmmsg() changes only msg_namelen,
 	 * msg_flags and msg_len, and on_readable() puts msg_namelen back */
 	for (int i = 0; i < UDP_BATCH; i++) {

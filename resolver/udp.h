@@ -16,6 +16,7 @@ struct worker;
 #define UDP_QUERY_MAX 4096     /* larger queries are dropped: no real stub sends them */
 #define UDP_REPLY_MAX 4096     /* the most edns-udp-size may allow */
 #define UDP_BATCHES_PER_WAKEUP 8 /* then let the loop run other work */
+#define UDP_DF_MAX 1232        /* largest edns-udp-size with IPv4 replies sent DF */
 
 struct udp_listener {
 	uv_poll_t poll;
