@@ -322,16 +322,16 @@ static int build(void *arg, const struct cache_entry *e)
 	return 1;
 }
 
-size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const struct sockaddr *peer,
-		       uint64_t now_s, uint8_t *out, size_t cap)
+void fastpath_parse(struct worker *w, const uint8_t *q, size_t q_len, struct fp_query *fq)
 {
+	fq->plain = false;
 	if (q_len < DNS_HDR_LEN + 5 || q_len > UINT16_MAX)
-		return 0;
+		return;
 	uint16_t flags = (uint16_t)(q[2] << 8 | q[3]);
 	/* a query, opcode QUERY, one question, nothing else but maybe an OPT */
 	if ((flags & (FLAG_QR | 0x7800)) || q[4] != 0 || q[5] != 1 || q[6] | q[7] | q[8] | q[9] ||
 	    q[10] != 0 || q[11] > 1)
-		return 0;
+		return;
 	bool has_opt = q[11] == 1;
 	size_t pos = DNS_HDR_LEN;
 	for (;;) {
@@ -339,69 +339,104 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		if (l == 0)
 			break;
 		if (l > LABEL_MAX || pos + 1u + l >= q_len || pos + 1u + l - DNS_HDR_LEN >= NAME_MAX_WIRE)
-			return 0; /* compressed, too long or cut short: the full path decides */
+			return; /* compressed, too long or cut short: the full path decides */
 		pos += 1u + l;
 	}
 	pos++;
 	if (pos + 4 > q_len)
-		return 0;
+		return;
 	uint16_t qtype = (uint16_t)(q[pos] << 8 | q[pos + 1]);
 	uint16_t qclass = (uint16_t)(q[pos + 2] << 8 | q[pos + 3]);
 	pos += 4;
 	size_t q_end = pos;
 	if (qclass != CLASS_IN || qtype == 0 || qtype == TYPE_OPT || qtype >= TYPE_IXFR)
-		return 0;
+		return;
 	const struct config *cfg = w->cfg;
 	size_t reply_max = UDP_PLAIN_MAX;
 	if (has_opt) {
 		/* root owner, type OPT, version 0, options filling the RDATA exactly */
 		if (pos + 11 > q_len || q[pos] != 0 || q[pos + 1] != 0 || q[pos + 2] != TYPE_OPT ||
 		    q[pos + 6] != 0)
-			return 0;
+			return;
 		if (q[pos + 7] & (EDNS_FLAG_DO >> 8))
-			return 0; /* DO: RRSIGs go along, the full path adds them */
+			return; /* DO: RRSIGs go along, the full path adds them */
 		uint16_t udp = (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
 		uint16_t rdlen = (uint16_t)(q[pos + 9] << 8 | q[pos + 10]);
 		pos += 11;
 		size_t opt_end = pos + rdlen;
 		while (pos < opt_end) {
 			if (pos + 4 > opt_end)
-				return 0;
+				return;
 			pos += 4u + (uint16_t)(q[pos + 2] << 8 | q[pos + 3]);
 		}
 		if (pos != opt_end)
-			return 0;
+			return;
 		if (udp < UDP_PLAIN_MAX)
 			udp = UDP_PLAIN_MAX;
 		reply_max = udp < cfg->edns_udp_size ? udp : cfg->edns_udp_size;
 	}
 	if (pos != q_len)
-		return 0; /* trailing bytes: FORMERR comes from the full path */
+		return; /* trailing bytes: FORMERR comes from the full path */
+	/* the name lowercased (label lengths stay) in whole words, zero-padded, and its tag */
+	size_t name_len = q_end - 4 - DNS_HDR_LEN;
+	size_t n_words = (name_len + 7) / 8;
+	fq->lname[n_words - 1] = 0;
+	memcpy(fq->lname, q + DNS_HDR_LEN, name_len);
+	struct fp_memo *m = memo_of(w);
+	const uint64_t mul = 0x9e3779b97f4a7c15ULL;
+	uint64_t h = (m ? m->seed : 0) ^ qtype;
+	for (size_t i = 0; i < n_words; i++) {
+		fq->lname[i] = lower8(fq->lname[i]);
+		h = (h ^ fq->lname[i]) * mul;
+		h ^= h >> 29;
+	}
+	fq->tag = (h * mul) | 1;
+	fq->plain = true;
+	fq->has_opt = has_opt;
+	fq->name_len = (uint8_t)name_len;
+	fq->flags = flags;
+	fq->qtype = qtype;
+	fq->q_end = (uint16_t)q_end;
+	fq->reply_max = (uint16_t)reply_max;
+	if (m)
+		__builtin_prefetch(&m->set[memo_set_of(fq->tag)]);
+}
+
+void fastpath_prefetch(struct worker *w, const struct fp_query *fq)
+{
+	struct fp_memo *m = w->fp_memo;
+	if (!fq->plain || !m)
+		return;
+	size_t i = memo_set_of(fq->tag);
+	for (int k = 0; k < MEMO_WAYS; k++) {
+		if (m->set[i].tag[k] == fq->tag) {
+			/* the header and name, then the records */
+			__builtin_prefetch(&m->slot[i][k]);
+			__builtin_prefetch((const uint8_t *)&m->slot[i][k] + 64);
+			return;
+		}
+	}
+}
+
+size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const struct fp_query *fq,
+		       const struct sockaddr *peer, uint64_t now_s, uint8_t *out, size_t cap)
+{
+	if (!fq->plain)
+		return 0;
+	const struct config *cfg = w->cfg;
 	struct fp_memo *m = memo_of(w);
 	if (!acl_allows(w, m, peer))
 		return 0;
 	/* a policy sees every query: on a cache hit, on_query runs below */
 	bool policy = cfg->policy_path || cfg->n_tenants;
 	struct fp_ctx c = {
-		.q = q, .q_end = q_end, .has_opt = has_opt, .flags_in = flags, .out = out,
-		.cap = reply_max < cap ? reply_max : cap, .edns_size = cfg->edns_udp_size,
+		.q = q, .q_end = fq->q_end, .has_opt = fq->has_opt, .flags_in = fq->flags, .out = out,
+		.cap = fq->reply_max < cap ? fq->reply_max : cap, .edns_size = cfg->edns_udp_size,
 		.validating = cfg->dnssec,
 	};
-	/* the name lowercased (label lengths stay) in whole words, zero-padded, and its tag */
-	size_t name_len = q_end - 4 - DNS_HDR_LEN;
-	size_t n_words = (name_len + 7) / 8;
-	uint64_t lname[(NAME_MAX_WIRE + 7) / 8];
-	lname[n_words - 1] = 0;
-	memcpy(lname, q + DNS_HDR_LEN, name_len);
-	const uint64_t mul = 0x9e3779b97f4a7c15ULL;
-	uint64_t h = (m ? m->seed : 0) ^ qtype;
-	for (size_t i = 0; i < n_words; i++) {
-		lname[i] = lower8(lname[i]);
-		h = (h ^ lname[i]) * mul;
-		h ^= h >> 29;
-	}
-	uint64_t tag = (h * mul) | 1;
-	struct memo_slot *s = m ? memo_find(m, tag, (const uint8_t *)lname, name_len, qtype) : NULL;
+	uint16_t qtype = fq->qtype;
+	const uint8_t *lname = (const uint8_t *)fq->lname;
+	struct memo_slot *s = m ? memo_find(m, fq->tag, lname, fq->name_len, qtype) : NULL;
 	if (s && s->ref.expire_s > now_s && cache_ref_current(w->cache, &s->ref)) {
 		if (!build_memo(&c, s, now_s))
 			return 0;
@@ -410,7 +445,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		if (cache_read_ref(w->cache, q + DNS_HDR_LEN, qtype, now_s, build, &c, &ref) != 1)
 			return 0;
 		if (m)
-			memo_store(m, tag, (const uint8_t *)lname, name_len, qtype, &c, &ref);
+			memo_store(m, fq->tag, lname, fq->name_len, qtype, &c, &ref);
 	}
 	/* anything but pass: the full path answers, the script's verdict handed over */
 	if (policy && policy_fast_query(w, q, q_len, peer) != POLICY_FAST_PASS)

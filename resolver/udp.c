@@ -29,6 +29,10 @@ static void on_readable(uv_poll_t *p, int status, int events)
 		/* one snapshot of the cache and one clock reading for the batch */
 		bool held = cache_read_hold(w->cache) == 0;
 		uint64_t now_s = clock_wall_s();
+		for (int i = 0; i < n; i++)
+			fastpath_parse(w, ul->qbuf[i], in[i].msg_len, &ul->fq[i]);
+		for (int i = 0; i < n; i++)
+			fastpath_prefetch(w, &ul->fq[i]);
 		int n_out = 0;
 		for (int i = 0; i < n; i++) {
 			struct msghdr *h = &in[i].msg_hdr;
@@ -38,8 +42,8 @@ static void on_readable(uv_poll_t *p, int status, int events)
 				continue; /* bigger than any query we take */
 			w->stats.queries_udp++;
 			const struct sockaddr *peer = (const struct sockaddr *)&ul->peers[i];
-			size_t len = fastpath_answer(w, ul->qbuf[i], in[i].msg_len, peer, now_s,
-						     ul->rbuf[n_out], UDP_REPLY_MAX);
+			size_t len = fastpath_answer(w, ul->qbuf[i], in[i].msg_len, &ul->fq[i], peer,
+						     now_s, ul->rbuf[n_out], UDP_REPLY_MAX);
 			if (len == 0) {
 				request_start(w, ul->qbuf[i], in[i].msg_len, peer, plen, ul, NULL);
 				continue;

@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "resolver/fastpath.h"
+
 struct worker;
 
 #define UDP_BATCH 32           /* datagrams per recvmmsg/sendmmsg */
@@ -22,11 +24,14 @@ struct udp_listener {
 	uv_poll_t poll;
 	int fd;
 	struct worker *w;
-	uint8_t qbuf[UDP_BATCH][UDP_QUERY_MAX];
-	uint8_t rbuf[UDP_BATCH][UDP_REPLY_MAX];
+	/* One cache line more than the size: buffers 4 KiB apart would all start
+	 * in the same set of the CPU's cache and push each other out. */
+	uint8_t qbuf[UDP_BATCH][UDP_QUERY_MAX + 64];
+	uint8_t rbuf[UDP_BATCH][UDP_REPLY_MAX + 64];
 	struct sockaddr_storage peers[UDP_BATCH];
 	struct mmsghdr in[UDP_BATCH]; /* receive headers, on qbuf and peers */
 	struct iovec iov_in[UDP_BATCH];
+	struct fp_query fq[UDP_BATCH]; /* the batch's questions, parsed */
 };
 
 /** Start serving the bound socket @fd. */
