@@ -416,6 +416,43 @@ static void test_cache_read_hold_keeps_snapshots_until_release(void **state)
 	cache_read_release(f->c); /* a release without a hold is harmless */
 }
 
+static void test_cache_ref_is_current_until_its_shard_is_written(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t n[256];
+	struct seen s = { 0 };
+	struct cache_ref ref;
+	stash_a(f->c, "www.example.com.", 7, RANK_ANSWER, 300, NOW);
+	wire(n, "www.example.com.");
+	assert_int_equal(cache_read_ref(f->c, n, 1, NOW + 10, remember, &s, &ref), 42);
+	assert_int_equal(ref.expire_s, NOW + 300);
+	assert_int_equal(ref.shard, cache_shard_of(f->c, n));
+	assert_true(cache_ref_current(f->c, &ref));
+	assert_true(cache_ref_current(f->c, &ref)); /* reading does not change it */
+	/* a miss fills nothing, and says so */
+	struct cache_ref none = ref;
+	assert_int_equal(cache_read_ref(f->c, wire(n, "nowhere.example.com."), 1, NOW, remember, &s,
+					&none),
+			 TERN_ENOTFOUND);
+	assert_true(cache_ref_current(f->c, &ref));
+	/* any write to the shard, even of another name, ends it */
+	stash_a(f->c, "mail.example.com.", 8, RANK_ANSWER, 300, NOW);
+	assert_false(cache_ref_current(f->c, &ref));
+	/* read again: current again */
+	assert_int_equal(cache_read_ref(f->c, wire(n, "WWW.example.com."), 1, NOW, remember, &s, &ref),
+			 42);
+	assert_true(cache_ref_current(f->c, &ref));
+	/* in a hold too, and a removal is a write */
+	assert_int_equal(cache_read_hold(f->c), 0);
+	assert_true(cache_ref_current(f->c, &ref));
+	assert_int_equal(cache_remove(f->c, wire(n, "www.example.com."), false), 1);
+	assert_false(cache_ref_current(f->c, &ref));
+	cache_read_release(f->c);
+	/* nonsense from the caller is not current */
+	ref.shard = CACHE_SHARDS_MAX;
+	assert_false(cache_ref_current(f->c, &ref));
+}
+
 /* ---- serve-stale, RFC 8767 ------------------------------------------------- */
 
 static void test_cache_read_stale_serves_expired_entries_within_window(void **state)
@@ -881,6 +918,7 @@ int main(void)
 		T(test_cache_removes_everything_below_root),
 		T(test_cache_read_passes_entry_in_the_map_and_returns_callback_result),
 		T(test_cache_read_hold_keeps_snapshots_until_release),
+		T(test_cache_ref_is_current_until_its_shard_is_written),
 		T(test_cache_read_stale_serves_expired_entries_within_window),
 		T(test_cache_replaces_stale_entry_with_anything),
 		T(test_cache_find_cut_returns_deepest_ancestor_with_ns),
