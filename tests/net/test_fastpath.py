@@ -76,3 +76,25 @@ def test_fast_path_keeps_the_client_flags(ternd):
         assert not r.flags & dns.flags.AA
         assert bool(r.flags & dns.flags.RD) == bool(flags & dns.flags.RD)
         assert bool(r.flags & dns.flags.CD) == bool(flags & dns.flags.CD)
+
+
+def test_repeated_hits_match_the_full_path_and_count_down(ternd):
+    """From the second UDP hit on, the answer comes from the worker's memo of
+    the cache (resolver/fastpath.c): the same bytes as the full path, any
+    case of the name, and TTLs that keep counting down."""
+    import time
+    t = ternd()
+    t.note("www.zone009.test")
+    ask(t, "www.zone009.test", "A", tcp=True)
+    for name in ("www.zone009.test", "WWW.zone009.TEST", "www.zone009.test"):
+        for variant in ({}, {"use_edns": 0, "payload": 1232}):
+            udp = ask(t, name, "A", tcp=False, **variant)
+            full = ask(t, name, "A", tcp=True, **variant)
+            assert shape(udp) == shape(full)
+            assert udp.question[0].name.to_text() == dns.name.from_text(name).to_text()
+            for (n1, t1, ttl1), (n2, t2, ttl2) in zip(ttls(udp), ttls(full)):
+                assert (n1, t1) == (n2, t2) and abs(ttl1 - ttl2) <= 1
+    before = ask(t, "www.zone009.test", "A", tcp=False).answer[0].ttl
+    time.sleep(2.1)
+    after = ask(t, "www.zone009.test", "A", tcp=False).answer[0].ttl
+    assert before - 3 <= after <= before - 1
