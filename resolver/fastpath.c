@@ -77,8 +77,10 @@ struct memo_slot {
 	uint16_t rr_len;
 	uint8_t name_len;    /* wire length, the root label included */
 	uint8_t verdict;
-	/* the name lowercased, then the answer records as build() writes them */
-	uint8_t data[MEMO_SLOT_BYTES - sizeof(struct cache_ref) - 12];
+	uint32_t pad;
+	/* the name lowercased and zero-padded to whole words (as struct fp_query
+	 * has it), then the answer records as build() writes them */
+	uint64_t data[(MEMO_SLOT_BYTES - sizeof(struct cache_ref) - 16) / 8];
 };
 _Static_assert(sizeof(struct memo_slot) == MEMO_SLOT_BYTES, "memo slot size");
 
@@ -127,8 +129,15 @@ static bool acl_allows(struct worker *w, struct fp_memo *m, const struct sockadd
 {
 	const uint8_t *addr;
 	size_t n = peer_addr(peer, &addr);
-	if (m && n && m->allowed_family == peer->sa_family && !memcmp(m->allowed_addr, addr, n))
+	if (m && n == 4 && m->allowed_family == AF_INET) {
+		uint32_t a, b;
+		memcpy(&a, addr, 4);
+		memcpy(&b, m->allowed_addr, 4);
+		if (a == b)
+			return true;
+	} else if (m && n == 16 && m->allowed_family == AF_INET6 && !memcmp(m->allowed_addr, addr, 16)) {
 		return true;
+	}
 	if (!config_acl_allows(w->cfg, peer))
 		return false;
 	if (m && n) {
@@ -163,18 +172,34 @@ static inline size_t memo_set_of(uint64_t tag)
 	return (size_t)(tag >> 40) & (MEMO_SETS - 1);
 }
 
-static inline bool memo_is(const struct memo_slot *s, const uint8_t *lname, size_t name_len,
+static inline size_t words_of(size_t name_len)
+{
+	return (name_len + 7) / 8;
+}
+
+static inline bool memo_is(const struct memo_slot *s, const uint64_t *lname, size_t name_len,
 			   uint16_t qtype)
 {
-	return s->qtype == qtype && s->name_len == name_len && !memcmp(s->data, lname, name_len);
+	if (s->qtype != qtype || s->name_len != name_len)
+		return false;
+	uint64_t diff = 0;
+	for (size_t i = 0; i < words_of(name_len); i++)
+		diff |= s->data[i] ^ lname[i];
+	return diff == 0;
+}
+
+/* The answer records of @s. */
+static inline uint8_t *memo_records(struct memo_slot *s)
+{
+	return (uint8_t *)(s->data + words_of(s->name_len));
 }
 
 /* Copy the records of @c->out (as build() left them) into the memo. */
-static void memo_store(struct fp_memo *m, uint64_t tag, const uint8_t *lname, size_t name_len,
+static void memo_store(struct fp_memo *m, uint64_t tag, const uint64_t *lname, size_t name_len,
 		       uint16_t qtype, const struct fp_ctx *c, const struct cache_ref *ref)
 {
 	size_t rr_len = c->rr_end - c->q_end;
-	if (name_len + rr_len > sizeof(m->slot[0][0].data))
+	if (words_of(name_len) * 8 + rr_len > sizeof(m->slot[0][0].data))
 		return;
 	size_t i = memo_set_of(tag);
 	struct memo_set *set = &m->set[i];
@@ -195,11 +220,11 @@ static void memo_store(struct fp_memo *m, uint64_t tag, const uint8_t *lname, si
 	s->rr_len = (uint16_t)rr_len;
 	s->name_len = (uint8_t)name_len;
 	s->verdict = c->verdict;
-	memcpy(s->data, lname, name_len);
-	memcpy(s->data + name_len, c->out + c->q_end, rr_len);
+	memcpy(s->data, lname, words_of(name_len) * 8);
+	memcpy(memo_records(s), c->out + c->q_end, rr_len);
 }
 
-static struct memo_slot *memo_find(struct fp_memo *m, uint64_t tag, const uint8_t *lname,
+static struct memo_slot *memo_find(struct fp_memo *m, uint64_t tag, const uint64_t *lname,
 				   size_t name_len, uint16_t qtype)
 {
 	size_t i = memo_set_of(tag);
@@ -252,14 +277,14 @@ static void end_reply(struct fp_ctx *c, size_t pos)
 
 /* The reply from memo slot @s, TTLs counted down to @now_s as cache_read()
  * counts them. */
-static int build_memo(struct fp_ctx *c, const struct memo_slot *s, uint64_t now_s)
+static int build_memo(struct fp_ctx *c, struct memo_slot *s, uint64_t now_s)
 {
 	if (!begin_reply(c, s->n_rr, s->rr_len, s->verdict))
 		return 0;
 	uint64_t left_s = s->ref.expire_s - now_s;
 	uint32_t ttl = left_s > s->orig_ttl_s ? s->orig_ttl_s : (uint32_t)left_s;
 	uint8_t *o = c->out + c->q_end;
-	memcpy(o, s->data + s->name_len, s->rr_len);
+	memcpy(o, memo_records(s), s->rr_len);
 	/* FORMAT: each record is c0 0c, type, class, TTL, rdlen, rdata */
 	for (size_t p = 0; p + 12 <= s->rr_len; p += 12u + (uint16_t)(o[p + 10] << 8 | o[p + 11]))
 		put32(o + p + 6, ttl);
@@ -435,7 +460,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 		.validating = cfg->dnssec,
 	};
 	uint16_t qtype = fq->qtype;
-	const uint8_t *lname = (const uint8_t *)fq->lname;
+	const uint64_t *lname = fq->lname;
 	struct memo_slot *s = m ? memo_find(m, fq->tag, lname, fq->name_len, qtype) : NULL;
 	if (s && s->ref.expire_s > now_s && cache_ref_current(w->cache, &s->ref)) {
 		if (!build_memo(&c, s, now_s))
