@@ -652,14 +652,20 @@ int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t
  * new environment only at cache_open). The id is read from the meta pages, with
  * no read transaction: a commit racing with the check is seen or not, as a read
  * just before it would have. */
-bool cache_ref_current(struct cache *c, struct cache_ref *ref)
+uint64_t cache_shard_commit(struct cache *c, unsigned shard)
 {
-	if (ref->shard >= c->n_shards)
+	MDB_envinfo info;
+	if (shard >= c->n_shards || mdb_env_info(c->shards[shard].env, &info) != 0)
+		return 0;
+	return info.me_last_txnid;
+}
+
+bool cache_ref_current_at(struct cache *c, struct cache_ref *ref, uint64_t commit)
+{
+	if (ref->shard >= c->n_shards || commit == 0 || commit != ref->snapshot)
 		return false;
 	struct shard *s = &c->shards[ref->shard];
-	MDB_envinfo info;
-	if (mdb_env_info(s->env, &info) != 0 || info.me_last_txnid != ref->snapshot ||
-	    ref->slot > s->recency_mask)
+	if (ref->slot > s->recency_mask)
 		return false;
 	/* A slot marked in the current epoch keeps it until the epoch moves on
 	 * (reads only store the current epoch; eviction only ages older slots):
@@ -667,6 +673,11 @@ bool cache_ref_current(struct cache *c, struct cache_ref *ref)
 	if (atomic_load_explicit(&s->epoch, memory_order_relaxed) != ref->touched)
 		ref->touched = touch_slot(s, &s->recency[ref->slot]);
 	return true;
+}
+
+bool cache_ref_current(struct cache *c, struct cache_ref *ref)
+{
+	return cache_ref_current_at(c, ref, cache_shard_commit(c, ref->shard));
 }
 
 int cache_read_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,

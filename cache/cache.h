@@ -175,6 +175,12 @@ int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t
  * @now_s is min(expire_s - now_s, the TTL it was stored with), as
  * cache_read() gives it. No allocation, no lock. */
 bool cache_ref_current(struct cache *c, struct cache_ref *ref);
+/** The id of the last write committed to shard @shard by any process (what
+ * cache_ref_current() compares with), or 0 if it cannot be read. */
+uint64_t cache_shard_commit(struct cache *c, unsigned shard);
+/** cache_ref_current() against @commit, a cache_shard_commit() of @ref's shard
+ * taken a moment before (say, once for a batch of lookups, as a hold would). */
+bool cache_ref_current_at(struct cache *c, struct cache_ref *ref, uint64_t commit);
 
 /** cache_read(), but an entry that expired at most @stale_s seconds before
  * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller

@@ -93,6 +93,12 @@ _Static_assert(sizeof(struct memo_set) == 64, "a memo set is one cache line");
 
 struct fp_memo {
 	uint64_t seed;
+	/* the batch: its number, whether it holds cache snapshots, and each
+	 * shard's last commit id as read first in the batch */
+	uint64_t batch;
+	bool held;
+	uint64_t commit_batch[CACHE_SHARDS_MAX];
+	uint64_t commit[CACHE_SHARDS_MAX];
 	/* the last client address the ACL allowed (the config never changes) */
 	sa_family_t allowed_family;
 	uint8_t allowed_addr[16];
@@ -415,36 +421,40 @@ void fastpath_parse(struct worker *w, const uint8_t *q, size_t q_len, struct fp_
 	const uint64_t mul = 0x9e3779b97f4a7c15ULL;
 	uint64_t h = (m ? m->seed : 0) ^ qtype;
 	const uint8_t *name = q + DNS_HDR_LEN;
-	for (size_t i = 0; i < n_words; i++) {
-		/* whole words loaded as such (a copy then a load stalls the CPU);
-		 * the last one cut to the name, the rest zero */
-		size_t at = 8 * i, left = name_len - at;
-		uint64_t x = 0;
-		if (DNS_HDR_LEN + at + 8 <= q_len) {
-			memcpy(&x, name + at, 8);
-			if (left < 8) {
-				uint64_t keep = (1ULL << (8 * left)) - 1;
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-				keep = ~(~0ULL >> (8 * left));
-#endif
-				x &= keep;
-			}
-		} else {
-			/* the query ends within 8 bytes: the 8 that end it, shifted
-			 * (q_len is at least 17, so they start within @q) */
-			size_t skip = DNS_HDR_LEN + at - (q_len - 8);
-			memcpy(&x, q + q_len - 8, 8);
-#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-			x = (x << (8 * skip)) & ~(~0ULL >> (8 * left));
-#else
-			x = (x >> (8 * skip)) & ((1ULL << (8 * left)) - 1);
-#endif
-		}
+	/* whole words loaded as such (a copy then a load stalls the CPU); the
+	 * last one cut at the name's end, the rest zero */
+	size_t last = n_words - 1, left = name_len - 8 * last;
+	for (size_t i = 0; i < last; i++) {
+		uint64_t x;
+		memcpy(&x, name + 8 * i, 8);
 		x = lower8(x);
 		fq->lname[i] = x;
 		h = (h ^ x) * mul;
 		h ^= h >> 29;
 	}
+	uint64_t x;
+	size_t skip = 0;
+	if (DNS_HDR_LEN + 8 * last + 8 <= q_len) {
+		memcpy(&x, name + 8 * last, 8);
+	} else {
+		/* the query ends within 8 bytes: the 8 that end it, shifted (q_len
+		 * is at least 17, so they start within @q) */
+		skip = DNS_HDR_LEN + 8 * last - (q_len - 8);
+		memcpy(&x, q + q_len - 8, 8);
+	}
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	x <<= 8 * skip;
+	if (left < 8)
+		x &= ~(~0ULL >> (8 * left));
+#else
+	x >>= 8 * skip;
+	if (left < 8)
+		x &= (1ULL << (8 * left)) - 1;
+#endif
+	x = lower8(x);
+	fq->lname[last] = x;
+	h = (h ^ x) * mul;
+	h ^= h >> 29;
 	fq->tag = (h * mul) | 1;
 	fq->plain = true;
 	fq->has_opt = has_opt;
@@ -455,6 +465,36 @@ void fastpath_parse(struct worker *w, const uint8_t *q, size_t q_len, struct fp_
 	fq->reply_max = (uint16_t)reply_max;
 	if (m)
 		__builtin_prefetch(&m->set[memo_set_of(fq->tag)]);
+}
+
+/* Whether @s still holds what the cache holds: its shard's last commit,
+ * read once per batch (as a hold takes one snapshot per batch). */
+static bool memo_current(struct worker *w, struct fp_memo *m, struct memo_slot *s)
+{
+	uint32_t shard = s->ref.shard;
+	if (shard >= CACHE_SHARDS_MAX)
+		return false;
+	if (m->commit_batch[shard] != m->batch) {
+		m->commit[shard] = cache_shard_commit(w->cache, shard);
+		m->commit_batch[shard] = m->batch;
+	}
+	return cache_ref_current_at(w->cache, &s->ref, m->commit[shard]);
+}
+
+void fastpath_batch_begin(struct worker *w)
+{
+	struct fp_memo *m = memo_of(w);
+	if (m)
+		m->batch++;
+}
+
+void fastpath_batch_end(struct worker *w)
+{
+	struct fp_memo *m = w->fp_memo;
+	if (m && m->held) {
+		cache_read_release(w->cache);
+		m->held = false;
+	}
 }
 
 void fastpath_prefetch(struct worker *w, const struct fp_query *fq)
@@ -492,11 +532,13 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 	uint16_t qtype = fq->qtype;
 	const uint64_t *lname = fq->lname;
 	struct memo_slot *s = m ? memo_find(m, fq->tag, lname, fq->name_len, qtype) : NULL;
-	if (s && s->ref.expire_s > now_s && cache_ref_current(w->cache, &s->ref)) {
+	if (s && s->ref.expire_s > now_s && memo_current(w, m, s)) {
 		if (!build_memo(&c, s, now_s))
 			return 0;
 	} else {
 		struct cache_ref ref;
+		if (m && !m->held) /* one snapshot per shard for the rest of the batch */
+			m->held = cache_read_hold(w->cache) == 0;
 		if (cache_read_ref(w->cache, q + DNS_HDR_LEN, qtype, now_s, build, &c, &ref) != 1)
 			return 0;
 		if (m)

@@ -27,9 +27,14 @@ struct fp_query {
 };
 
 /* A batch of queries goes in three passes, so that the memory each answer
- * needs is on its way while the others are worked on:
- * fastpath_parse() each, fastpath_prefetch() each, fastpath_answer() each. */
+ * needs is on its way while the others are worked on: fastpath_batch_begin(),
+ * fastpath_parse() each, fastpath_prefetch() each, fastpath_answer() each,
+ * fastpath_batch_end(). */
 
+/** Around each batch: the cache is read as of the batch's start (one snapshot
+ * per shard, taken on first use, as cache_read_hold() does). */
+void fastpath_batch_begin(struct worker *w);
+void fastpath_batch_end(struct worker *w);
 /** Check and hash @q (@q_len bytes) into *@fq. */
 void fastpath_parse(struct worker *w, const uint8_t *q, size_t q_len, struct fp_query *fq);
 /** Start fetching what fastpath_answer() will read for @fq. */

@@ -26,8 +26,8 @@ static void on_readable(uv_poll_t *p, int status, int events)
 		int n = recvmmsg(ul->fd, in, UDP_BATCH, MSG_DONTWAIT, NULL);
 		if (n <= 0)
 			break;
-		/* one snapshot of the cache and one clock reading for the batch */
-		bool held = cache_read_hold(w->cache) == 0;
+		/* one view of the cache and one clock reading for the batch */
+		fastpath_batch_begin(w);
 		uint64_t now_s = clock_wall_s();
 		for (int i = 0; i < n; i++)
 			fastpath_parse(w, ul->qbuf[i], in[i].msg_len, &ul->fq[i]);
@@ -58,8 +58,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
 			};
 			n_out++;
 		}
-		if (held)
-			cache_read_release(w->cache);
+		fastpath_batch_end(w);
 		for (int sent = 0; sent < n_out;) {
 			int k = sendmmsg(ul->fd, out + sent, (unsigned)(n_out - sent), MSG_DONTWAIT);
 			if (k <= 0) {
