@@ -298,8 +298,11 @@ static int build_memo(struct fp_ctx *c, struct memo_slot *s, uint64_t now_s)
 	uint8_t *o = c->out + c->q_end;
 	memcpy(o, memo_records(s), s->rr_len);
 	/* FORMAT: each record is c0 0c, type, class, TTL, rdlen, rdata */
-	for (size_t p = 0; p + 12 <= s->rr_len; p += 12u + (uint16_t)(o[p + 10] << 8 | o[p + 11]))
-		put32(o + p + 6, ttl);
+	if (s->n_rr == 1)
+		put32(o + 6, ttl);
+	else
+		for (size_t p = 0; p + 12 <= s->rr_len; p += 12u + (uint16_t)(o[p + 10] << 8 | o[p + 11]))
+			put32(o + p + 6, ttl);
 	end_reply(c, c->q_end + s->rr_len);
 	c->ttl_s = ttl;
 	c->orig_ttl_s = s->orig_ttl_s;

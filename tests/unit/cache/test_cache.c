@@ -448,7 +448,18 @@ static void test_cache_ref_is_current_until_its_shard_is_written(void **state)
 	assert_int_equal(cache_remove(f->c, wire(n, "www.example.com."), false), 1);
 	assert_false(cache_ref_current(f->c, &ref));
 	cache_read_release(f->c);
+	/* against a commit id read before: as of then */
+	assert_int_equal(cache_read_ref(f->c, wire(n, "mail.example.com."), 1, NOW, remember, &s, &ref),
+			 42);
+	uint64_t commit = cache_shard_commit(f->c, ref.shard);
+	assert_true(commit == ref.snapshot);
+	assert_true(cache_ref_current_at(f->c, &ref, commit));
+	stash_a(f->c, "mx.example.com.", 9, RANK_ANSWER, 300, NOW);
+	assert_true(cache_ref_current_at(f->c, &ref, commit));
+	assert_false(cache_ref_current_at(f->c, &ref, cache_shard_commit(f->c, ref.shard)));
+	assert_false(cache_ref_current_at(f->c, &ref, 0));
 	/* nonsense from the caller is not current */
+	assert_int_equal(cache_shard_commit(f->c, CACHE_SHARDS_MAX), 0);
 	ref.shard = CACHE_SHARDS_MAX;
 	assert_false(cache_ref_current(f->c, &ref));
 }
