@@ -98,3 +98,20 @@ def test_repeated_hits_match_the_full_path_and_count_down(ternd):
     time.sleep(2.1)
     after = ask(t, "www.zone009.test", "A", tcp=False).answer[0].ttl
     assert before - 3 <= after <= before - 1
+
+
+def test_long_queries_over_udp_are_answered_whole(ternd):
+    """A query longer than the compact receive slot (512 bytes; here padded
+    with an EDNS option of a local-use code) spills into a second buffer and is made
+    whole for the full path: the answer is the one a short query gets."""
+    t = ternd()
+    t.note("www.zone010.test")
+    short = ask(t, "www.zone010.test", "A", tcp=False, use_edns=0, payload=1232)
+    for pad in (400, 499, 500, 1000, 3000):
+        opt = dns.edns.GenericOption(65001, b"\0" * pad)
+        q = dns.message.make_query("www.zone010.test", "A", use_edns=0, payload=4096, options=[opt])
+        assert len(q.to_wire()) > 400
+        r = dns.query.udp(q, t.addr, port=t.port, timeout=5)
+        assert r.id == q.id and r.rcode() == dns.rcode.NOERROR
+        assert sorted(rd.to_text() for rd in r.answer[0]) == \
+            sorted(rd.to_text() for rd in short.answer[0])
