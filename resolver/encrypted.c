@@ -10,6 +10,7 @@
 
 #include <openssl/ssl.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "proto/listen.h"
 #include "proto/wire.h"
@@ -430,5 +431,11 @@ size_t enc_fastpath(struct worker *w, const uint8_t *q, size_t len, const struct
 	const struct config *cfg = w->cfg;
 	if (cfg->policy_path || cfg->n_tenants || !no_edns_options(q, len))
 		return 0;
-	return fastpath_answer(w, q, len, peer, out, cap);
+	/* a batch of one: DoT and DoH answer as each query is read */
+	struct fp_query fq;
+	fastpath_batch_begin(w);
+	fastpath_parse(w, q, len, &fq);
+	size_t n = fastpath_answer(w, q, len, &fq, peer, clock_wall_s(), out, cap);
+	fastpath_batch_end(w);
+	return n;
 }
