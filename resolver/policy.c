@@ -42,6 +42,24 @@
 
 enum action { ACT_PASS = 1, ACT_REFUSE, ACT_NXDOMAIN, ACT_NODATA, ACT_ANSWER, ACT_SERVFAIL, ACT_KEEP };
 
+#define RULES_MAX 1024      /* tern.rule calls per script */
+#define RULE_TYPES_MAX 16   /* types = {...} of one rule */
+
+/* A declarative rule (tern.rule): checked in C before on_query, in the order
+ * the script registered them; the first whose every given condition holds
+ * gives the action. The sets are owned by userdata that the script's
+ * registry keeps alive (the "tern.rules" table) as long as the isolate. */
+struct rule {
+	const struct nameset *names;       /* NULL: any name */
+	const struct prefixset *clients;   /* NULL: any client */
+	int n_types;                       /* 0: any type */
+	uint16_t types[RULE_TYPES_MAX];
+	enum action action;                /* ACT_PASS, REFUSE, NXDOMAIN, NODATA, SERVFAIL, ANSWER */
+	uint32_t ttl;                      /* of local records */
+	int n_records;
+	char **records;                    /* "TYPE DATA" texts, checked at load */
+};
+
 /* One script loaded in one isolate. */
 struct script {
 	struct isolate *iso;
@@ -53,6 +71,8 @@ struct script {
 	char *src;               /* its text as loaded: a rebuild uses this, not the file */
 	size_t src_len;
 	int mem_failures;        /* calls in a row that ran out of memory */
+	struct rule *rules;      /* tern.rule, in order */
+	int n_rules;
 };
 
 /* An isolate whose calls keep running out of memory (a script that holds on
@@ -576,9 +596,14 @@ static struct nameset *check_nameset(lua_State *L)
 	return ((struct nameset_ud *)luaL_checkudata(L, 1, NAMESET_MT))->ns; /* raises */
 }
 
-/* tern.nameset(path): load time only (a file read, not a per-query cost) */
+/* tern.nameset(path): load time only (a file read, not a per-query cost);
+ * tern.nameset{names...} is tern.names */
+static int t_names(lua_State *L);
+
 static int t_nameset(lua_State *L)
 {
+	if (lua_type(L, 1) == LUA_TTABLE)
+		return t_names(L); /* tern.nameset{"a.example", ...} */
 	const char *path = luaL_checkstring(L, 1);
 	lua_getfield(L, LUA_REGISTRYINDEX, "tern.script");
 	const struct script *s = lua_touserdata(L, -1);
@@ -740,6 +765,317 @@ static int t_is_under(lua_State *L)
 	return 1;
 }
 
+/* ---- tern.rule: declarative rules, checked in C ---- */
+
+static int parse_record(const char *text, const uint8_t *qname, uint8_t *rd, uint16_t *rdlen);
+
+static struct script *loading_script(lua_State *L)
+{
+	lua_getfield(L, LUA_REGISTRYINDEX, "tern.script");
+	struct script *s = lua_touserdata(L, -1);
+	lua_pop(L, 1);
+	return s && s->loading ? s : NULL;
+}
+
+/* Keep the value at the top of the stack alive as long as the isolate: the
+ * rule holds a C pointer into it. Pops it. */
+static void anchor(lua_State *L)
+{
+	if (lua_getfield(L, LUA_REGISTRYINDEX, "tern.rules") != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, -1);
+		lua_setfield(L, LUA_REGISTRYINDEX, "tern.rules");
+	}
+	lua_insert(L, -2);
+	lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+	lua_pop(L, 1);
+}
+
+/* rule.names: a name set, or a list of names made into one */
+static const struct nameset *rule_names(lua_State *L, int at)
+{
+	if (lua_type(L, at) == LUA_TTABLE) {
+		lua_pushcfunction(L, t_names);
+		lua_pushvalue(L, at);
+		if (lua_pcall(L, 1, 1, 0) != LUA_OK) /* raised again: at the script's line */
+			luaL_error(L, "tern.rule: %s", lua_tostring(L, -1));
+	} else if (luaL_testudata(L, at, NAMESET_MT)) {
+		lua_pushvalue(L, at);
+	} else {
+		luaL_error(L, "tern.rule: names must be a tern.nameset or a list of names");
+	}
+	const struct nameset_ud *u = lua_touserdata(L, -1);
+	const struct nameset *ns = u->ns;
+	anchor(L);
+	return ns;
+}
+
+/* rule.clients: a prefix set, or a list of prefixes made into one */
+static const struct prefixset *rule_clients(lua_State *L, int at)
+{
+	if (lua_type(L, at) == LUA_TTABLE) {
+		lua_pushcfunction(L, t_prefixset);
+		lua_pushvalue(L, at);
+		if (lua_pcall(L, 1, 1, 0) != LUA_OK) /* raised again: at the script's line */
+			luaL_error(L, "tern.rule: %s", lua_tostring(L, -1));
+	} else if (luaL_testudata(L, at, PREFIXSET_MT)) {
+		lua_pushvalue(L, at);
+	} else {
+		luaL_error(L, "tern.rule: clients must be a tern.prefixset or a list of prefixes");
+	}
+	struct prefixset *const *u = lua_touserdata(L, -1);
+	const struct prefixset *ps = *u;
+	anchor(L);
+	return ps;
+}
+
+static int rule_type(lua_State *L)
+{
+	if (lua_isinteger(L, -1)) {
+		lua_Integer t = lua_tointeger(L, -1);
+		if (t >= 0 && t <= 65535)
+			return (int)t;
+	} else if (lua_type(L, -1) == LUA_TSTRING) {
+		const char *t = lua_tostring(L, -1);
+		int code = type_code(t);
+		if (code >= 0)
+			return code;
+		char *end;
+		if (strncasecmp(t, "TYPE", 4) == 0 && t[4] >= '0' && t[4] <= '9') {
+			unsigned long n = strtoul(t + 4, &end, 10);
+			if (!*end && n <= 65535)
+				return (int)n;
+		}
+	}
+	if (lua_type(L, -1) == LUA_TSTRING)
+		return luaL_error(L, "tern.rule: types: '%s' is not a record type",
+				  lua_tostring(L, -1));
+	return luaL_error(L, "tern.rule: types: a %s is not a record type", luaL_typename(L, -1));
+}
+
+/* tern.rule{ names =, types =, clients =, action =, answer =, ttl = } at
+ * load time: checked here, kept in C, matched per query without Lua. */
+static int t_rule(lua_State *L)
+{
+	struct script *s = loading_script(L);
+	if (!s)
+		return luaL_error(L, "tern.rule: only at load time (the top level of the script)");
+	luaL_checktype(L, 1, LUA_TTABLE);
+	if (s->n_rules >= RULES_MAX)
+		return luaL_error(L, "tern.rule: more than %d rules", RULES_MAX);
+	/* every key must be known: a misspelt condition would match everything */
+	lua_pushnil(L);
+	while (lua_next(L, 1)) {
+		lua_pop(L, 1);
+		static const char *const keys[] = { "names", "types", "clients", "action",
+						    "answer", "ttl", NULL };
+		const char *k = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+		int i = 0;
+		while (k && keys[i] && strcmp(keys[i], k) != 0)
+			i++;
+		if (!k || !keys[i])
+			return luaL_error(L, "tern.rule: unknown field '%s' (names, types, clients, "
+					  "action, answer, ttl)", k ? k : luaL_typename(L, -1));
+	}
+	struct rule r = { 0 };
+	r.ttl = LOCAL_TTL_S;
+	if (lua_getfield(L, 1, "names") != LUA_TNIL)
+		r.names = rule_names(L, lua_gettop(L));
+	lua_pop(L, 1);
+	if (lua_getfield(L, 1, "clients") != LUA_TNIL)
+		r.clients = rule_clients(L, lua_gettop(L));
+	lua_pop(L, 1);
+	int t = lua_getfield(L, 1, "types");
+	if (t == LUA_TSTRING || t == LUA_TNUMBER) {
+		r.types[r.n_types++] = (uint16_t)rule_type(L);
+	} else if (t == LUA_TTABLE) {
+		lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
+		if (n < 1 || n > RULE_TYPES_MAX)
+			return luaL_error(L, "tern.rule: types: 1 to %d types", RULE_TYPES_MAX);
+		for (lua_Integer i = 1; i <= n; i++) {
+			lua_rawgeti(L, -1, i);
+			r.types[r.n_types++] = (uint16_t)rule_type(L);
+			lua_pop(L, 1);
+		}
+	} else if (t != LUA_TNIL) {
+		return luaL_error(L, "tern.rule: types must be a type or a list of types");
+	}
+	lua_pop(L, 1);
+	/* the records of an answer: checked now, parsed again when used */
+	const char *recs[LOCAL_RECORDS_MAX];
+	t = lua_getfield(L, 1, "answer");
+	int at = lua_gettop(L);
+	if (t == LUA_TSTRING) {
+		recs[r.n_records++] = lua_tostring(L, at);
+	} else if (t == LUA_TTABLE) {
+		lua_Integer n = (lua_Integer)lua_rawlen(L, at);
+		if (n < 1 || n > LOCAL_RECORDS_MAX)
+			return luaL_error(L, "tern.rule: answer: 1 to %d records", LOCAL_RECORDS_MAX);
+		for (lua_Integer i = 1; i <= n; i++) {
+			if (lua_rawgeti(L, at, i) != LUA_TSTRING)
+				return luaL_error(L, "tern.rule: answer: record %d is not a string",
+						  (int)i);
+			recs[r.n_records++] = lua_tostring(L, -1); /* the table keeps it */
+			lua_pop(L, 1);
+		}
+	} else if (t != LUA_TNIL) {
+		return luaL_error(L, "tern.rule: answer must be a record or a list of records");
+	}
+	for (int i = 0; i < r.n_records; i++) {
+		uint8_t rd[NAME_MAX_WIRE + 1];
+		uint16_t rdlen;
+		if (parse_record(recs[i], NULL, rd, &rdlen) < 0)
+			return luaL_error(L, "tern.rule: answer: '%s' is not a record tern can make "
+					  "(A, AAAA, CNAME, PTR, TXT)", recs[i]);
+	}
+	if (lua_getfield(L, 1, "ttl") != LUA_TNIL) {
+		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0 ||
+		    lua_tointeger(L, -1) > 86400)
+			return luaL_error(L, "tern.rule: ttl must be an integer from 0 to 86400");
+		if (!r.n_records)
+			return luaL_error(L, "tern.rule: ttl without answer");
+		r.ttl = (uint32_t)lua_tointeger(L, -1);
+	}
+	lua_pop(L, 1);
+	t = lua_getfield(L, 1, "action");
+	if (t == LUA_TNIL) {
+		if (!r.n_records)
+			return luaL_error(L, "tern.rule: needs an action (tern.pass(), tern.refuse(), "
+					  "tern.nxdomain(), tern.nodata(), tern.servfail()) or an answer");
+		r.action = ACT_ANSWER;
+	} else {
+		lua_Integer a = lua_isinteger(L, -1) ? lua_tointeger(L, -1) : 0;
+		if (a != ACT_PASS && a != ACT_REFUSE && a != ACT_NXDOMAIN && a != ACT_NODATA &&
+		    a != ACT_SERVFAIL && a != ACT_ANSWER)
+			return luaL_error(L, "tern.rule: action must be tern.pass(), tern.refuse(), "
+					  "tern.nxdomain(), tern.nodata() or tern.servfail()");
+		if (a == ACT_ANSWER && !r.n_records)
+			return luaL_error(L, "tern.rule: tern.answer() here: give the records as "
+					  "answer = {...}");
+		if (a != ACT_ANSWER && r.n_records)
+			return luaL_error(L, "tern.rule: answer with an action other than an answer");
+		r.action = a == ACT_ANSWER ? ACT_ANSWER : (enum action)a;
+	}
+	lua_pop(L, 1);
+	if (r.n_records)
+		r.action = ACT_ANSWER;
+	/* no Lua call from here until it is kept: nothing raises past an allocation */
+	struct rule *rules = realloc(s->rules, (size_t)(s->n_rules + 1) * sizeof(*rules));
+	if (!rules)
+		return luaL_error(L, "tern.rule: out of memory");
+	s->rules = rules;
+	if (r.n_records) {
+		r.records = calloc((size_t)r.n_records, sizeof(*r.records));
+		for (int i = 0; r.records && i < r.n_records; i++) {
+			if (!(r.records[i] = strdup(recs[i]))) {
+				while (i--)
+					free(r.records[i]);
+				free(r.records);
+				r.records = NULL;
+			}
+		}
+		if (!r.records)
+			return luaL_error(L, "tern.rule: out of memory");
+	}
+	s->rules[s->n_rules++] = r;
+	return 0;
+}
+
+static void rules_free(struct script *s)
+{
+	for (int i = 0; i < s->n_rules; i++) {
+		for (int j = 0; j < s->rules[i].n_records; j++)
+			free(s->rules[i].records[j]);
+		free(s->rules[i].records);
+	}
+	free(s->rules);
+	s->rules = NULL;
+	s->n_rules = 0;
+}
+
+/* The query as rules see it: its name is made canonical text (lowercase,
+ * no final dot, label starts) once, when a rule with names first asks. */
+struct rule_query {
+	const uint8_t *qname; /* wire form, checked */
+	uint16_t qtype;
+	const struct sockaddr *peer;
+	int canon; /* 0: not made yet; 1: text/at/k hold it; -1: needs escapes */
+	int k;
+	size_t len;
+	uint16_t at[NAMESET_LABELS_MAX];
+	char text[NAME_MAX_WIRE];
+};
+
+/* The wire name as nameset_covers_canon() takes it: each length byte becomes
+ * a dot, each byte lowercased; a name with a byte that text escapes (rare)
+ * is left to nameset_covers(). */
+static int rule_canon(struct rule_query *rq)
+{
+	const uint8_t *p = rq->qname;
+	size_t o = 0;
+	int k = 0;
+	if (!*p)
+		return -1; /* the root: in no set */
+	while (*p) {
+		uint8_t l = *p++;
+		if (k == NAMESET_LABELS_MAX)
+			return -1;
+		if (o)
+			rq->text[o++] = '.';
+		rq->at[k++] = (uint16_t)o;
+		for (const uint8_t *end = p + l; p < end; p++) {
+			uint8_t c = text_byte[*p];
+			if (!c)
+				return -1;
+			rq->text[o++] = (char)c;
+		}
+	}
+	rq->len = o;
+	rq->k = k;
+	return 1;
+}
+
+static bool rule_names_cover(const struct nameset *ns, struct rule_query *rq)
+{
+	if (!ns)
+		return false;
+	if (!rq->canon)
+		rq->canon = rule_canon(rq);
+	if (rq->canon > 0)
+		return nameset_covers_canon(ns, rq->text, rq->len, rq->at, rq->k);
+	char buf[NAME_TEXT_CAP];
+	size_t n = name_text(rq->qname, buf, sizeof(buf));
+	return nameset_covers(ns, buf, n);
+}
+
+/* The first rule of @s that matches, or NULL. */
+static const struct rule *rules_match(const struct script *s, const uint8_t *qname, uint16_t qtype,
+				      const struct sockaddr *peer)
+{
+	struct rule_query rq;
+	rq.qname = qname;
+	rq.qtype = qtype;
+	rq.peer = peer;
+	rq.canon = 0;
+	for (int i = 0; i < s->n_rules; i++) {
+		const struct rule *r = &s->rules[i];
+		if (r->n_types) {
+			int j = 0;
+			while (j < r->n_types && r->types[j] != qtype)
+				j++;
+			if (j == r->n_types)
+				continue;
+		}
+		if (r->clients && !prefixset_covers(r->clients, peer))
+			continue;
+		if (r->names && !rule_names_cover(r->names, &rq))
+			continue;
+		return r;
+	}
+	return NULL;
+}
+
 static int open_tern(lua_State *L)
 {
 	pthread_once(&text_byte_once, text_byte_init);
@@ -748,7 +1084,7 @@ static int open_tern(lua_State *L)
 		{ "nodata", t_nodata },     { "servfail", t_servfail },   { "answer", t_answer },
 		{ "keep", t_keep },         { "nameset", t_nameset },     { "names", t_names },
 		{ "prefixset", t_prefixset }, { "is_private", t_is_private }, { "is_under", t_is_under },
-		{ NULL, NULL },
+		{ "rule", t_rule },         { NULL, NULL },
 	};
 	luaL_newlib(L, fns);
 	lua_setglobal(L, "tern");
@@ -802,7 +1138,8 @@ static void script_free(struct script *s)
 {
 	if (!s)
 		return;
-	isolate_free(s->iso);
+	isolate_free(s->iso); /* first: the sets the rules point into go with it */
+	rules_free(s);
 	free(s->path);
 	free(s->src);
 	free(s);
@@ -875,8 +1212,8 @@ static struct script *script_build(const struct config *cfg, const char *path, c
 		snprintf(err, cap, "%s: on_query and on_answer must be functions", path);
 		goto fail;
 	}
-	if (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF) {
-		snprintf(err, cap, "%s: defines neither on_query nor on_answer", path);
+	if (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF && !s->n_rules) {
+		snprintf(err, cap, "%s: defines no tern.rule, on_query nor on_answer", path);
 		goto fail;
 	}
 	return s;
@@ -999,12 +1336,13 @@ void policy_worker_stop(struct worker *w)
 	if (w->policy) {
 		const struct policy_stats *s = &w->policy->stats;
 		log_info("worker %d policy: %llu calls, %llu passed, %llu blocked, %llu answered, "
-			 "%llu errors, %llu over budget, %llu over time, %llu over memory, %llu rebuilt",
+			 "%llu errors, %llu over budget, %llu over time, %llu over memory, %llu rebuilt, "
+			 "%llu by rules",
 			 w->index, (unsigned long long)s->calls, (unsigned long long)s->passed,
 			 (unsigned long long)s->blocked, (unsigned long long)s->answered,
 			 (unsigned long long)s->errors, (unsigned long long)s->over_budget,
 			 (unsigned long long)s->over_time, (unsigned long long)s->over_memory,
-			 (unsigned long long)s->rebuilt);
+			 (unsigned long long)s->rebuilt, (unsigned long long)s->ruled);
 	}
 	if (w->policy && w->policy->async_open) {
 		uv_close((uv_handle_t *)&w->policy->reload_async, NULL);
@@ -1380,6 +1718,52 @@ static enum step apply(struct request *req, struct script *s, lua_State *L, int 
 	return STEP_ANSWER;
 }
 
+/* Apply the rule @r that matched @req. */
+static enum step rule_apply(struct request *req, const struct rule *r, struct req_state *st)
+{
+	struct policy *p = req->w->policy;
+	struct result *res = NULL;
+	p->stats.ruled++;
+	if (st && r->action != ACT_PASS)
+		st->decided = true; /* on_answer does not see it */
+	switch (r->action) {
+	case ACT_PASS:
+		p->stats.passed++;
+		return STEP_NEXT;
+	case ACT_REFUSE:
+		res = new_result(req, RCODE_REFUSED, EDE_PROHIBITED_);
+		break;
+	case ACT_NXDOMAIN:
+		res = new_result(req, RCODE_NXDOMAIN, EDE_BLOCKED);
+		break;
+	case ACT_NODATA:
+		res = new_result(req, RCODE_NOERROR, EDE_BLOCKED);
+		break;
+	case ACT_SERVFAIL:
+		res = new_result(req, RCODE_SERVFAIL, EDE_BLOCKED);
+		break;
+	case ACT_ANSWER: {
+		res = new_result(req, RCODE_NOERROR, EDE_NONE);
+		bool has_cname = false;
+		for (int i = 0; res && i < r->n_records; i++)
+			if (!add_local(req, res, r->records[i], r->ttl, &has_cname))
+				res = NULL;
+		if (!res)
+			return STEP_FAIL;
+		p->stats.answered++;
+		req->result = res;
+		return STEP_ANSWER;
+	}
+	default:
+		return STEP_FAIL;
+	}
+	if (!res)
+		return STEP_FAIL;
+	p->stats.blocked++;
+	req->result = res;
+	return STEP_ANSWER;
+}
+
 static socklen_t peer_size(const struct sockaddr *sa)
 {
 	return sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
@@ -1440,8 +1824,17 @@ enum step policy_query_run(struct request *req)
 		st->next = p->inflight[b];
 		p->inflight[b] = st;
 	}
-	if (s->on_query == LUA_NOREF)
+	if (s->n_rules) {
+		const struct rule *r =
+			rules_match(s, req->q.qname, req->q.qtype, (const struct sockaddr *)&req->peer);
+		if (r)
+			return rule_apply(req, r, st);
+	}
+	if (s->on_query == LUA_NOREF) {
+		if (s->n_rules)
+			p->stats.passed++;
 		return STEP_NEXT;
+	}
 	lua_State *L = isolate_state(s->iso);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
@@ -1476,9 +1869,9 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	handoff_drop(p);
 	int tenant = w->cfg->n_tenants ? tenant_of(w, peer, NULL) : -1;
 	struct script *s = script_for(p, tenant);
-	if (!s || (s->on_query == LUA_NOREF && s->on_answer == LUA_NOREF))
+	if (!s)
 		return POLICY_FAST_PASS;
-	if (s->on_answer != LUA_NOREF || q_len > HANDOFF_Q_MAX)
+	if (s->on_answer != LUA_NOREF)
 		return POLICY_FAST_FULL; /* on_answer must see the answer: the full path runs all */
 	/* the fast path has checked the question: one uncompressed name, type
 	 * and class, right after the header; its bounds are checked again here */
@@ -1490,6 +1883,23 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	}
 	if (pos + 5 > q_len || pos - DNS_HDR_LEN + 1 > NAME_MAX_WIRE)
 		return POLICY_FAST_FULL;
+	uint16_t qtype = (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
+	if (s->n_rules) {
+		/* in C, no Lua: a rule that blocks or answers is applied by the
+		 * full path, which finds the same rule again */
+		const struct rule *r = rules_match(s, q + DNS_HDR_LEN, qtype, peer);
+		if (r && r->action != ACT_PASS)
+			return POLICY_FAST_FULL;
+		if (r || s->on_query == LUA_NOREF) {
+			p->stats.ruled += r != NULL;
+			p->stats.passed++;
+			return POLICY_FAST_PASS;
+		}
+	}
+	if (s->on_query == LUA_NOREF)
+		return POLICY_FAST_PASS;
+	if (q_len > HANDOFF_Q_MAX)
+		return POLICY_FAST_FULL;
 	lua_State *L = isolate_state(s->iso);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->on_query);
 	lua_rawgeti(L, LUA_REGISTRYINDEX, s->q_ref);
@@ -1499,7 +1909,7 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	v->st = NULL;
 	v->qname = q + DNS_HDR_LEN;
 	v->qname_len = pos - DNS_HDR_LEN + 1;
-	v->qtype = (uint16_t)(q[pos + 1] << 8 | q[pos + 2]);
+	v->qtype = qtype;
 	v->qclass = (uint16_t)(q[pos + 3] << 8 | q[pos + 4]);
 	v->flags = (uint16_t)(q[2] << 8 | q[3]);
 	v->peer = peer;

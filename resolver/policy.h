@@ -25,6 +25,7 @@ struct worker;
 struct policy_stats {
 	uint64_t calls, passed, blocked, answered, errors, over_budget, over_time, over_memory;
 	uint64_t rebuilt; /* isolates replaced after running out of memory call after call */
+	uint64_t ruled;   /* queries a tern.rule decided (also counted as passed, blocked, answered) */
 };
 
 /** True when @cfg names any policy script (then the fast path steps aside). */

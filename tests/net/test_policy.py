@@ -414,3 +414,124 @@ def test_sighup_reloads_and_keeps_the_old_script_on_error(ternd, simnet, tmp_pat
     assert wait_for(lambda: "reload.lua:" in t.stderr_text())
     assert all(t.query(GOOD, "A").rcode() == dns.rcode.NXDOMAIN for _ in range(10))
     assert re.search(r"reload\.lua:\d+:", t.stderr_text())
+
+
+# ---- tern.rule: declarative rules, checked in C before on_query ----
+
+RULES = '''local blocked = tern.nameset("%s")
+tern.rule{ names = { "www.%s" }, action = tern.pass() }          -- an allowlist first
+tern.rule{ names = blocked, action = tern.nxdomain() }
+tern.rule{ names = tern.nameset{ "%s" }, types = { "AAAA" }, action = tern.nodata() }
+tern.rule{ names = { "local.example" }, answer = { "A 192.0.2.7", "AAAA 2001:db8::7" }, ttl = 300 }
+tern.rule{ clients = tern.prefixset{ "127.0.0.0/8" }, types = "TXT", action = tern.refuse() }
+tern.rule{ clients = { "10.0.0.0/8" }, action = tern.refuse() }
+'''
+
+
+def test_rules_block_and_answer_without_lua(ternd, simnet, tmp_path):
+    bl = write(tmp_path, "blocklist.txt", "# ads\n%s\n" % BLOCKED_ZONE)
+    good_zone = GOOD.split(".", 1)[1]
+    t = start_with(ternd, tmp_path, RULES % (bl, BLOCKED_ZONE, good_zone))
+    for name in ("x." + BLOCKED_ZONE, "a.B.X.ZONE007.TEST", BLOCKED_ZONE):
+        r = t.query(name, "A")
+        assert r.rcode() == dns.rcode.NXDOMAIN, name
+        assert 15 in ede_codes(r)
+    # the allowlist rule comes first: its name resolves though its zone is blocked
+    r = t.query("www." + BLOCKED_ZONE, "A")
+    assert r.rcode() != dns.rcode.NXDOMAIN or 15 not in ede_codes(r)
+    # a rule for one type: AAAA is NODATA, A resolves (twice: the second a cache hit)
+    r = t.query(GOOD, "AAAA")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer and 15 in ede_codes(r)
+    for _ in range(2):
+        r = t.query(GOOD, "A")
+        assert r.rcode() == dns.rcode.NOERROR
+        assert set(rdatas(r)) == simnet.expected(GOOD, "A")
+    # local records: the type asked for; another type is NODATA
+    r = t.query("local.example", "A")
+    assert r.rcode() == dns.rcode.NOERROR and rdatas(r) == ["192.0.2.7"]
+    assert r.answer[0].ttl == 300
+    r = t.query("LOCAL.example", "AAAA")
+    assert rdatas(r) == ["2001:db8::7"]
+    r = t.query("local.example", "MX")
+    assert r.rcode() == dns.rcode.NOERROR and not r.answer
+    # by client and type
+    r = t.query(GOOD, "TXT")
+    assert r.rcode() == dns.rcode.REFUSED and 18 in ede_codes(r)
+    s = stats(t)
+    assert s["calls"] == 0  # rules only: Lua never ran per query
+    assert s["by rules"] >= 9 and s["blocked"] >= 5 and s["answered"] >= 2
+
+
+def test_rules_run_before_on_query(ternd, simnet, tmp_path):
+    script = '''tern.rule{ names = { "%s" }, action = tern.nxdomain() }
+tern.rule{ names = { "%s" }, action = tern.pass() }
+function on_query(q)
+  if q.type == "A" then return tern.refuse() end
+  return tern.pass()
+end
+''' % (BLOCKED_ZONE, GOOD)
+    t = start_with(ternd, tmp_path, script)
+    assert t.query("a." + BLOCKED_ZONE, "A").rcode() == dns.rcode.NXDOMAIN  # the rule
+    for _ in range(2):  # a pass rule: on_query is skipped, cache hit or not
+        r = t.query(GOOD, "A")
+        assert r.rcode() == dns.rcode.NOERROR and set(rdatas(r)) == simnet.expected(GOOD, "A")
+    assert t.query("www.zone011.test", "A").rcode() == dns.rcode.REFUSED  # no rule: on_query
+    s = stats(t)
+    assert s["calls"] == 1 and s["by rules"] == 3
+
+
+def test_rules_and_on_answer(ternd, simnet, tmp_path):
+    script = '''tern.rule{ names = { "%s" }, action = tern.refuse() }
+function on_answer(q, a) return tern.answer("A 192.0.2.99") end
+''' % BLOCKED_ZONE
+    t = start_with(ternd, tmp_path, script)
+    # a rule's verdict is final: on_answer does not see it
+    assert t.query(BLOCKED_ZONE, "A").rcode() == dns.rcode.REFUSED
+    assert rdatas(t.query(GOOD, "A")) == ["192.0.2.99"]
+
+
+def test_sighup_swaps_the_rules_with_the_script(ternd, simnet, tmp_path):
+    path = tmp_path / "rules.lua"
+    path.write_text('tern.rule{ names = { "%s" }, action = tern.refuse() }\n' % GOOD)
+    t = ternd("--policy", str(path), threads=2)
+    assert t.query(GOOD, "A").rcode() == dns.rcode.REFUSED
+    path.write_text('tern.rule{ names = { "%s" }, action = tern.nxdomain() }\n' % GOOD)
+    t.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: all(t.query(GOOD, "A").rcode() == dns.rcode.NXDOMAIN
+                                for _ in range(10)))
+    # a bad rule: reported with file and line, the old rules stay
+    path.write_text('\n\ntern.rule{ names = { "%s" }, action = "block" }\n' % GOOD)
+    t.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: "rules.lua:3:" in t.stderr_text())
+    assert all(t.query(GOOD, "A").rcode() == dns.rcode.NXDOMAIN for _ in range(10))
+    # rules removed: everything resolves
+    path.write_text("function on_query(q) return tern.pass() end\n")
+    t.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: all(t.query(GOOD, "A").rcode() == dns.rcode.NOERROR
+                                for _ in range(10)))
+
+
+@pytest.mark.parametrize("rule,why", [
+    ('tern.rule{ names = { "a.example" } }', "needs an action"),
+    ('tern.rule{ name = { "a.example" }, action = tern.refuse() }', "unknown field 'name'"),
+    ('tern.rule{ names = "a.example", action = tern.refuse() }', "names must be"),
+    ('tern.rule{ names = { "a..example" }, action = tern.refuse() }', "not a domain name"),
+    ('tern.rule{ types = { "AAAAA" }, action = tern.nodata() }', "'AAAAA' is not a record type"),
+    ('tern.rule{ types = {}, action = tern.nodata() }', "1 to 16 types"),
+    ('tern.rule{ clients = { "10.0.0.0/33" }, action = tern.refuse() }', "not ADDR or ADDR/BITS"),
+    ('tern.rule{ action = tern.answer("A 192.0.2.1") }', "answer = {...}"),
+    ('tern.rule{ answer = { "A 300.0.0.1" } }', "'A 300.0.0.1' is not a record"),
+    ('tern.rule{ answer = { "A 192.0.2.1" }, ttl = -1 }', "ttl must be"),
+    ('tern.rule{ action = tern.keep({}) }', "action must be"),
+    ('tern.rule(1)', "table expected"),
+    ('function on_query(q) tern.rule{ action = tern.refuse() } end\nfunction x() end',
+     None),
+])
+def test_bad_rules_are_refused_with_file_and_line(simnet, tmp_path, rule, why):
+    path = write(tmp_path, "bad.lua", "-- rules\n\n" + rule + "\n")
+    r = check_config(simnet, tmp_path, "--policy", path)
+    if why is None:  # tern.rule inside on_query: loads, fails at query time (load time only)
+        assert r.returncode == 0, r.stderr
+        return
+    assert r.returncode != 0, rule
+    assert re.search(r"bad\.lua:3: .*" + re.escape(why), r.stderr), r.stderr
