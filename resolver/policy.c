@@ -45,6 +45,25 @@ enum action { ACT_PASS = 1, ACT_REFUSE, ACT_NXDOMAIN, ACT_NODATA, ACT_ANSWER, AC
 #define RULES_MAX 1024      /* tern.rule calls per script */
 #define RULE_TYPES_MAX 16   /* types = {...} of one rule */
 
+/* Which of the first RULE_MEMO_RULES rules' name sets cover a name, for the
+ * names asked recently (most queries repeat a name: checking the sets again
+ * costs a lowercase copy and a hash per label). Keyed by the wire form as
+ * sent; set-associative like q.name's cache, so that a few names that
+ * collide (clients choose names) only miss. */
+#define RULE_MEMO_RULES 64
+#define RULE_MEMO_SETS 256 /* a power of two */
+#define RULE_MEMO_WAYS 4
+#define RULE_MEMO_WIRE 48 /* names up to this long in wire form */
+struct rule_memo {
+	struct {
+		uint16_t tag[RULE_MEMO_WAYS];
+		uint8_t wire_len[RULE_MEMO_WAYS]; /* 0: empty */
+		uint8_t next;                     /* the way a miss replaces */
+		uint64_t mask[RULE_MEMO_WAYS];    /* bit i: rule i's names cover it */
+		uint8_t wire[RULE_MEMO_WAYS][RULE_MEMO_WIRE];
+	} set[RULE_MEMO_SETS];
+};
+
 /* A declarative rule (tern.rule): checked in C before on_query, in the order
  * the script registered them; the first whose every given condition holds
  * gives the action. The sets are owned by userdata that the script's
@@ -73,6 +92,7 @@ struct script {
 	int mem_failures;        /* calls in a row that ran out of memory */
 	struct rule *rules;      /* tern.rule, in order */
 	int n_rules;
+	struct rule_memo *memo;  /* names matched by the first rules, for recent names */
 };
 
 /* An isolate whose calls keep running out of memory (a script that holds on
@@ -990,7 +1010,9 @@ static void rules_free(struct script *s)
 		free(s->rules[i].records);
 	}
 	free(s->rules);
+	free(s->memo);
 	s->rules = NULL;
+	s->memo = NULL;
 	s->n_rules = 0;
 }
 
@@ -998,6 +1020,7 @@ static void rules_free(struct script *s)
  * no final dot, label starts) once, when a rule with names first asks. */
 struct rule_query {
 	const uint8_t *qname; /* wire form, checked */
+	size_t qname_len;
 	uint16_t qtype;
 	const struct sockaddr *peer;
 	int canon; /* 0: not made yet; 1: text/at/k hold it; -1: needs escapes */
@@ -1049,15 +1072,53 @@ static bool rule_names_cover(const struct nameset *ns, struct rule_query *rq)
 	return nameset_covers(ns, buf, n);
 }
 
+static uint32_t wire_hash(const uint8_t *p, size_t n);
+
+/* Bit i: the names of rule i (of the first RULE_MEMO_RULES) cover the name. */
+static uint64_t names_mask(const struct script *s, struct rule_query *rq)
+{
+	struct rule_memo *m = s->memo;
+	size_t wl = rq->qname_len;
+	uint16_t tag = 0;
+	int way = -1;
+	__typeof__(&m->set[0]) set = NULL;
+	if (m && wl <= RULE_MEMO_WIRE) {
+		uint32_t h = wire_hash(rq->qname, wl);
+		set = &m->set[h & (RULE_MEMO_SETS - 1)];
+		tag = (uint16_t)(h >> 16);
+		for (int i = 0; i < RULE_MEMO_WAYS; i++)
+			if (set->tag[i] == tag && set->wire_len[i] == wl &&
+			    memcmp(set->wire[i], rq->qname, wl) == 0)
+				return set->mask[i];
+	}
+	uint64_t mask = 0;
+	int n = s->n_rules < RULE_MEMO_RULES ? s->n_rules : RULE_MEMO_RULES;
+	for (int i = 0; i < n; i++)
+		if (s->rules[i].names && rule_names_cover(s->rules[i].names, rq))
+			mask |= 1ull << i;
+	if (set) {
+		way = set->next;
+		set->next = (uint8_t)((way + 1) % RULE_MEMO_WAYS);
+		set->tag[way] = tag;
+		set->wire_len[way] = (uint8_t)wl;
+		set->mask[way] = mask;
+		memcpy(set->wire[way], rq->qname, wl);
+	}
+	return mask;
+}
+
 /* The first rule of @s that matches, or NULL. */
-static const struct rule *rules_match(const struct script *s, const uint8_t *qname, uint16_t qtype,
-				      const struct sockaddr *peer)
+static const struct rule *rules_match(const struct script *s, const uint8_t *qname,
+				      size_t qname_len, uint16_t qtype, const struct sockaddr *peer)
 {
 	struct rule_query rq;
 	rq.qname = qname;
+	rq.qname_len = qname_len;
 	rq.qtype = qtype;
 	rq.peer = peer;
 	rq.canon = 0;
+	uint64_t mask = 0;
+	bool have_mask = false;
 	for (int i = 0; i < s->n_rules; i++) {
 		const struct rule *r = &s->rules[i];
 		if (r->n_types) {
@@ -1069,8 +1130,19 @@ static const struct rule *rules_match(const struct script *s, const uint8_t *qna
 		}
 		if (r->clients && !prefixset_covers(r->clients, peer))
 			continue;
-		if (r->names && !rule_names_cover(r->names, &rq))
-			continue;
+		if (r->names) {
+			if (i >= RULE_MEMO_RULES) {
+				if (!rule_names_cover(r->names, &rq))
+					continue;
+			} else {
+				if (!have_mask) {
+					mask = names_mask(s, &rq);
+					have_mask = true;
+				}
+				if (!(mask & (1ull << i)))
+					continue;
+			}
+		}
 		return r;
 	}
 	return NULL;
@@ -1208,6 +1280,9 @@ static struct script *script_build(const struct config *cfg, const char *path, c
 		snprintf(err, cap, "%s: out of memory", path);
 		goto fail;
 	}
+	for (int i = 0; i < s->n_rules && i < RULE_MEMO_RULES && !s->memo; i++)
+		if (s->rules[i].names)
+			s->memo = calloc(1, sizeof(*s->memo)); /* none: no memo, same verdicts */
 	if (s->on_query == LUA_NOREF - 1 || s->on_answer == LUA_NOREF - 1) {
 		snprintf(err, cap, "%s: on_query and on_answer must be functions", path);
 		goto fail;
@@ -1826,7 +1901,8 @@ enum step policy_query_run(struct request *req)
 	}
 	if (s->n_rules) {
 		const struct rule *r =
-			rules_match(s, req->q.qname, req->q.qtype, (const struct sockaddr *)&req->peer);
+			rules_match(s, req->q.qname, name_len(req->q.qname), req->q.qtype,
+				    (const struct sockaddr *)&req->peer);
 		if (r)
 			return rule_apply(req, r, st);
 	}
@@ -1887,7 +1963,8 @@ enum policy_fast policy_fast_query(struct worker *w, const uint8_t *q, size_t q_
 	if (s->n_rules) {
 		/* in C, no Lua: a rule that blocks or answers is applied by the
 		 * full path, which finds the same rule again */
-		const struct rule *r = rules_match(s, q + DNS_HDR_LEN, qtype, peer);
+		const struct rule *r =
+			rules_match(s, q + DNS_HDR_LEN, pos - DNS_HDR_LEN + 1, qtype, peer);
 		if (r && r->action != ACT_PASS)
 			return POLICY_FAST_FULL;
 		if (r || s->on_query == LUA_NOREF) {
