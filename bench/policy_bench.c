@@ -11,6 +11,9 @@
  *             in turn (the query passes), 200 names listed (the verdict is
  *             handed over), and names never seen before (each q.name a new
  *             string)
+ *   rules     the same list as a declarative rule (tern.rule{ names = blocked,
+ *             action = tern.nxdomain() }), checked in C with no Lua call:
+ *             200 names not listed, 200 listed, and names never seen before
  *   covers    nameset_covers() alone on that list
  * Each line is "key value unit". Under valgrind --tool=callgrind it runs fewer
  * rounds and brackets each loop with callgrind client requests
@@ -197,6 +200,12 @@ int main(void)
 		 "end\n",
 		 bl);
 	const char *ex = write_file(example, ".lua");
+	char rules[512];
+	snprintf(rules, sizeof(rules),
+		 "local blocked = tern.nameset(\"%s\")\n"
+		 "tern.rule{ names = blocked, action = tern.nxdomain() }\n",
+		 bl);
+	const char *ru = write_file(rules, ".lua");
 
 	struct worker w;
 	struct config cfg;
@@ -222,6 +231,14 @@ int main(void)
 		   POLICY_FAST_PASS);
 	worker_done(&w, &cfg);
 
+	/* the same list as a rule, checked in C: no Lua call */
+	worker_with(&w, &cfg, ru);
+	fast_calls(&w, "rules_blocklist_pass", "www.site%d.example.org", 200, POLICY_FAST_PASS);
+	fast_calls(&w, "rules_blocklist_block", "x.ads%d.tracker%d.example", 200, POLICY_FAST_FULL);
+	fast_calls(&w, "rules_blocklist_pass_new_names", "www.fresh%d.example.org", call_rounds,
+		   POLICY_FAST_PASS);
+	worker_done(&w, &cfg);
+
 	char err[256];
 	struct nameset *s = nameset_open(bl, err, sizeof(err));
 	printf("nameset_names %zu names\nnameset_size %.1f MiB\n", nameset_count(s),
@@ -239,6 +256,7 @@ int main(void)
 	nameset_close(s);
 	unlink(trivial);
 	unlink(ex);
+	unlink(ru);
 	unlink(bl);
 	return 0;
 }

@@ -100,6 +100,11 @@ def main():
         row("same, name listed (verdict handed to the full path), ns", "call_blocklist_block"),
         row("same, every name new (q.name a new string each time), ns",
             "call_blocklist_pass_new_names"),
+        row("the same list as a rule (`tern.rule{ names = blocked, action = tern.nxdomain() }`, "
+            "in C, no Lua call), name not listed, ns", "rules_blocklist_pass"),
+        row("same, name listed (handed to the full path), ns", "rules_blocklist_block"),
+        row("same, every name new (the memo of recent names misses), ns",
+            "rules_blocklist_pass_new_names"),
         row("nameset_covers() alone, 4 labels, not listed, ns", "covers_miss"),
         "",
         "The 100k list: %d names, %.1f MiB in C (shared by every isolate), loaded in %.0f ms."
