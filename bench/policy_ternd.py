@@ -88,7 +88,7 @@ def main():
     try:
         qs = queryset.QuerySet(info, a.names)
         datafile = qs.write(os.path.join(work, "names.txt"))
-        servers = {v: PolicyTern(work, 53970 + i, simnet_dir, SERVER_CPU, False, ternd=a.ternd,
+        servers = {v: PolicyTern(work, 29970 + i, simnet_dir, SERVER_CPU, False, ternd=a.ternd,
                                  variant=v, script=scripts[v]) for i, v in enumerate(variants)}
         if not a.no_callgrind:
             for v in variants:

@@ -46,6 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static const char FIXED_SCRIPT[] =
 	"local ads = tern.names{'ads.example', 'tracker.test', 'xn--bcher-kva.example'}\n"
 	"local lan = tern.prefixset{'10.0.0.0/8', '192.168.0.0/16', 'fd00::/8', '127.0.0.1'}\n"
+	"tern.rule{ names = { 'rule-pass.test' }, action = tern.pass() }\n"
+	"tern.rule{ names = ads, types = { 'AAAA', 'HTTPS', 99 }, action = tern.nodata() }\n"
+	"tern.rule{ names = { 'rule.test', 'x\\\\.y.test', 'a\\\\032b.test' }, clients = lan,\n"
+	"           answer = { 'A 192.0.2.7', 'AAAA 2001:db8::7', 'CNAME c.example' }, ttl = 5 }\n"
+	"tern.rule{ names = { 'rule.test' }, action = tern.refuse() }\n"
+	"tern.rule{ clients = { '192.0.2.0/24' }, types = 'TXT', action = tern.servfail() }\n"
 	"function on_query(q)\n"
 	"  local n, labels, t, c, tr = q.name, q.labels, q.type, q.client, q.transport\n"
 	"  local _ = { q.path, q.edns, q.dnssec_ok, q.edns_size, q.rd, q.cd, q.class, q.qtype,\n"
