@@ -54,6 +54,14 @@ class PolicyTern(peers.Tern):
         return cmd + ["--policy", self.script] if self.script else cmd
 
 
+def user_sys_s(pid):
+    """utime, stime of @pid in seconds (clock ticks: coarse, fine over seconds)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick
+
+
 def spread(values):
     return "median %.3f (min %.3f, max %.3f, n=%d)" % (
         statistics.median(values), min(values), max(values), len(values))
@@ -98,6 +106,7 @@ def main():
                     v, r["per_query"], r["queries"], 100 * r["answered"]), flush=True)
         if not a.no_cpu:
             cpu = {v: [] for v in variants}
+            user = {v: [] for v in variants}
             for rnd in range(a.rounds):
                 for v in variants:
                     s = servers[v]
@@ -105,7 +114,10 @@ def main():
                     try:
                         measure.dnsperf(s.port, datafile, CLIENT_CPU, work, s.name + "-warm",
                                         clients=1, outstanding=10, max_runs=2, timeout_s=10)
+                        u0, k0 = user_sys_s(s.pid)
                         r = measure.throughput(s, datafile, CLIENT_CPU, work, s.name, a.seconds)
+                        u1, k1 = user_sys_s(s.pid)
+                        user[v].append((u1 - u0) / max(u1 - u0 + k1 - k0, 1e-9))
                     finally:
                         s.stop()
                     cpu[v].append(r["cpu_us"])
@@ -113,16 +125,16 @@ def main():
                           "others %.2f CPUs" % (rnd + 1, v, r["cpu_us"], r["qps"],
                                                 100 * r["answered"], r["other_cpus"]), flush=True)
             for v in variants:
-                print("cpu %-8s %s" % (v, spread(cpu[v])))
+                print("cpu %-8s %s; user share %s" % (v, spread(cpu[v]), spread(user[v])))
             if "none" in cpu:
                 base = statistics.median(cpu["none"])
                 for v in variants:
                     if v != "none":
                         # per round, against the no-policy run next to it
                         rel = [100 * (x / y - 1) for x, y in zip(cpu[v], cpu["none"])]
-                        print("cpu %-8s vs none: %+.1f%% of medians; per round %s" % (
-                            v, 100 * (statistics.median(cpu[v]) / base - 1),
-                            " ".join("%+.1f%%" % x for x in rel)))
+                        print("cpu %-8s vs none: %+.1f%% of medians; per round %s (median %+.1f%%)"
+                              % (v, 100 * (statistics.median(cpu[v]) / base - 1),
+                                 " ".join("%+.1f%%" % x for x in rel), statistics.median(rel)))
     finally:
         simnet_ctl.stop(simnet_dir)
 
