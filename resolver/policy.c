@@ -54,14 +54,15 @@ enum action { ACT_PASS = 1, ACT_REFUSE, ACT_NXDOMAIN, ACT_NODATA, ACT_ANSWER, AC
 #define RULE_MEMO_SETS 256 /* a power of two */
 #define RULE_MEMO_WAYS 4
 #define RULE_MEMO_WIRE 48 /* names up to this long in wire form */
+struct rule_memo_set {
+	uint16_t tag[RULE_MEMO_WAYS];
+	uint8_t wire_len[RULE_MEMO_WAYS]; /* 0: empty */
+	uint8_t next;                     /* the way a miss replaces */
+	uint64_t mask[RULE_MEMO_WAYS];    /* bit i: rule i's names cover it */
+	uint8_t wire[RULE_MEMO_WAYS][RULE_MEMO_WIRE];
+};
 struct rule_memo {
-	struct {
-		uint16_t tag[RULE_MEMO_WAYS];
-		uint8_t wire_len[RULE_MEMO_WAYS]; /* 0: empty */
-		uint8_t next;                     /* the way a miss replaces */
-		uint64_t mask[RULE_MEMO_WAYS];    /* bit i: rule i's names cover it */
-		uint8_t wire[RULE_MEMO_WAYS][RULE_MEMO_WIRE];
-	} set[RULE_MEMO_SETS];
+	struct rule_memo_set set[RULE_MEMO_SETS];
 };
 
 /* A declarative rule (tern.rule): checked in C before on_query, in the order
@@ -975,11 +976,9 @@ static int t_rule(lua_State *L)
 					  "answer = {...}");
 		if (a != ACT_ANSWER && r.n_records)
 			return luaL_error(L, "tern.rule: answer with an action other than an answer");
-		r.action = a == ACT_ANSWER ? ACT_ANSWER : (enum action)a;
+		r.action = (enum action)a;
 	}
 	lua_pop(L, 1);
-	if (r.n_records)
-		r.action = ACT_ANSWER;
 	/* no Lua call from here until it is kept: nothing raises past an allocation */
 	struct rule *rules = realloc(s->rules, (size_t)(s->n_rules + 1) * sizeof(*rules));
 	if (!rules)
@@ -1081,7 +1080,7 @@ static uint64_t names_mask(const struct script *s, struct rule_query *rq)
 	size_t wl = rq->qname_len;
 	uint16_t tag = 0;
 	int way = -1;
-	__typeof__(&m->set[0]) set = NULL;
+	struct rule_memo_set *set = NULL;
 	if (m && wl <= RULE_MEMO_WIRE) {
 		uint32_t h = wire_hash(rq->qname, wl);
 		set = &m->set[h & (RULE_MEMO_SETS - 1)];
