@@ -15,6 +15,7 @@ Run it through bench/run (see bench/README.md). The phases, in order:
   callgrind   each server afresh under callgrind: instructions per cache-hit query (UDP,
               then DoT and DoH for the servers that serve them)
   cachebench  tern's cache in process at 1 and 2 threads
+  policy      the policy isolates in process (bench/policy_bench.py), a section of its own
   report      one markdown table; bench/RESULTS.md (full runs)
 
 Exits 1 if any server failed to start or to answer.
@@ -75,7 +76,7 @@ def parse_args(argv):
     ap.add_argument("--only", default="",
                     help="comma-separated subset of tern,unbound,kresd,pdns_recursor,ceiling")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                    "cold,rounds,encrypted,callgrind,cachebench (cold also warms the caches: "
+                    "cold,rounds,encrypted,callgrind,cachebench,policy (cold also warms the caches: "
                     "without it, a warm-up pass replaces it)")
     ap.add_argument("--ternd", help="ternd binary (default: build ../build-bench/ternd)")
     ap.add_argument("--build", default=os.path.join(TOP, "build-bench"),
@@ -399,6 +400,17 @@ class Run:
         self.res["cachebench"] = measure.medians(runs) if runs else None
         self.res["cachebench_other_cpus"] = [r["other_cpus"] for r in runs]
 
+    def policy(self, build):
+        """bench/policy_bench.py: the policy isolates' figures, a section of their own."""
+        log("policy isolates (bench/policy_bench.py)")
+        r = subprocess.run([sys.executable, os.path.join(HERE, "policy_bench.py"),
+                            "--build", os.path.abspath(build)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        if r.returncode != 0:
+            self.fail(None, "policy_bench", r.stderr.strip()[-500:])
+            return
+        self.res["policy_md"] = r.stdout.strip()
+
     # --- all -------------------------------------------------------------------
     def main(self):
         a = self.args
@@ -429,6 +441,8 @@ class Run:
                 self.callgrind(qs)
             if "cachebench" not in skip and (not a.only or "tern" in a.only.split(",")):
                 self.cachebench(tools["cachebench"], workdir)
+            if "policy" not in skip and (not a.only or "tern" in a.only.split(",")):
+                self.policy(a.build)
         finally:
             for s in self.servers:
                 s.stop()
@@ -456,6 +470,8 @@ class Run:
             tern_commit=tools["tern_commit"], notes=self.notes, failures=self.failures)
         self.res["params"]["elapsed_s"] = round(elapsed_s)
         md = report.markdown(self.res)
+        if self.res.get("policy_md"):
+            md += "\n\n" + self.res["policy_md"]
         print(md)
         log("took %.0f s" % elapsed_s)
         dest = self.args.results or (None if self.args.smoke else os.path.join(HERE, "RESULTS.md"))
