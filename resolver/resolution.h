@@ -150,6 +150,7 @@ struct resolution {
 	struct zone_cut cut;
 	struct upstream_query uq;
 	struct upstream_io *io;   /* the worker's I/O for uq, while in flight */
+	struct resolution *io_next; /* the others waiting on the same io (upstream.c) */
 	uint8_t *reply_buf;       /* one reply at a time, reused; in the arena */
 	uint16_t reply_cap;       /* its size: grows with the replies (upstream.c) */
 

@@ -20,6 +20,9 @@ struct servers;
 struct udp_listener;
 
 #define COALESCE_BUCKETS 1024
+#define UPSTREAM_SHARE_BUCKETS 256
+
+struct upstream_io;
 
 struct worker_stats {
 	uint64_t queries_udp, queries_tcp, answers, formerr, refused, servfail;
@@ -50,6 +53,8 @@ struct worker {
 	 * ended since the worker last did, and the timer of an idle worker. */
 	uint32_t ended_since_trim;
 	uv_timer_t trim_timer;
+	/* UDP queries in flight that another resolution may share (upstream.c) */
+	struct upstream_io *upstream_shared[UPSTREAM_SHARE_BUCKETS];
 	struct resolution *last_created; /* by the last resolution_get(); NULL if it joined one */
 	/* ready to run again (woken by a resolution that finished) */
 	struct request *ready_requests;
