@@ -147,11 +147,11 @@ static bool parse_addr(const char *text, struct sockaddr_storage *ss, socklen_t 
 	return false;
 }
 
-static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+static bool same_addr(const struct sockaddr *a, const struct sockaddr *b)
 {
-	if (a->ss_family != b->ss_family)
+	if (a->sa_family != b->sa_family)
 		return false;
-	if (a->ss_family == AF_INET) {
+	if (a->sa_family == AF_INET) {
 		const struct sockaddr_in *x = (const struct sockaddr_in *)a;
 		const struct sockaddr_in *y = (const struct sockaddr_in *)b;
 		return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
@@ -162,15 +162,16 @@ static bool same_addr(const struct sockaddr_storage *a, const struct sockaddr_st
 	       memcmp(&x->sin6_addr, &y->sin6_addr, sizeof(x->sin6_addr)) == 0;
 }
 
-static const char *addr_text(const struct sockaddr_storage *ss)
+static const char *addr_text(const void *addr)
 {
 	static char bufs[4][INET6_ADDRSTRLEN];
 	static int next;
 	char *b = bufs[next++ % 4];
-	const void *src = ss->ss_family == AF_INET
+	const struct sockaddr *ss = addr;
+	const void *src = ss->sa_family == AF_INET
 				  ? (const void *)&((const struct sockaddr_in *)ss)->sin_addr
 				  : (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
-	if (!inet_ntop(ss->ss_family, src, b, INET6_ADDRSTRLEN))
+	if (!inet_ntop(ss->sa_family, src, b, INET6_ADDRSTRLEN))
 		snprintf(b, INET6_ADDRSTRLEN, "?");
 	return b;
 }
@@ -498,7 +499,8 @@ struct fake_server *harness_server(struct harness *h, const char *label, const c
 	if (!parse_addr(addr, &s->ss, &s->len))
 		fail_msg("harness: bad address \"%s\"", addr);
 	for (int i = 0; i < h->n_servers; i++)
-		if (same_addr(&h->servers[i]->ss, &s->ss))
+		if (same_addr((const struct sockaddr *)&h->servers[i]->ss,
+			      (const struct sockaddr *)&s->ss))
 			fail_msg("harness: two servers at %s", addr);
 	s->latency_ms = FAKE_LATENCY_MS;
 	h->servers[h->n_servers++] = s;
@@ -560,10 +562,10 @@ void harness_free(struct harness *h)
 
 /* ---- the upstream (replaces resolver/upstream.o) ----------------------------- */
 
-static struct fake_server *server_at(struct harness *h, const struct sockaddr_storage *ss)
+static struct fake_server *server_at(struct harness *h, const struct sockaddr *sa)
 {
 	for (int i = 0; i < h->n_servers; i++)
-		if (same_addr(&h->servers[i]->ss, ss))
+		if (same_addr((const struct sockaddr *)&h->servers[i]->ss, sa))
 			return h->servers[i];
 	return NULL;
 }
@@ -628,7 +630,7 @@ int upstream_send(struct worker *w, struct resolution *r)
 		h->log = realloc(h->log, (size_t)h->cap_log * sizeof(*h->log));
 		assert_non_null(h->log);
 	}
-	struct fake_server *s = server_at(h, &uq->ss);
+	struct fake_server *s = server_at(h, &uq->ss.sa);
 	struct harness_query *lq = &h->log[h->n_log++];
 	memset(lq, 0, sizeof(*lq));
 	lq->server = s;
