@@ -361,6 +361,30 @@ static int open_shards(struct cache *c, const char *dir, size_t shard_bytes, uin
 	return 0;
 }
 
+/* The map of each of @n_shards shards of a cache of @max_bytes, or 0 when
+ * that leaves a shard less than CACHE_SHARD_MIN_BYTES. */
+static size_t shard_bytes_of(size_t max_bytes, unsigned n_shards)
+{
+	if (n_shards == 0 || n_shards > CACHE_SHARDS_MAX)
+		return 0;
+	size_t bytes = max_bytes / n_shards;
+	long page = sysconf(_SC_PAGESIZE);
+	if (page > 0)
+		bytes -= bytes % (size_t)page;
+	return bytes < CACHE_SHARD_MIN_BYTES ? 0 : bytes;
+}
+
+/* The shard count of the layout record under @l's transaction, when there is
+ * one that fits in @max_bytes; else 0. */
+static unsigned layout_count(struct layout *l, size_t max_bytes)
+{
+	MDB_val k = { sizeof(META_LAYOUT_KEY) - 1, (void *)META_LAYOUT_KEY }, v;
+	if (mdb_get(l->txn, l->meta, &k, &v) != 0 || v.mv_size != LAYOUT_LEN)
+		return 0;
+	uint32_t n = get_u32(v.mv_data);
+	return shard_bytes_of(max_bytes, n) ? (unsigned)n : 0;
+}
+
 int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *opts)
 {
 	unsigned n_shards = opts->n_shards;
@@ -368,27 +392,14 @@ int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *
 		size_t fit = opts->max_bytes / CACHE_SHARD_MIN_BYTES;
 		n_shards = fit < CACHE_SHARDS_DEFAULT ? (fit ? (unsigned)fit : 1) : CACHE_SHARDS_DEFAULT;
 	}
-	if (n_shards > CACHE_SHARDS_MAX)
-		return -EINVAL;
-	size_t shard_bytes = opts->max_bytes / n_shards;
-	long page = sysconf(_SC_PAGESIZE);
-	if (page > 0)
-		shard_bytes -= shard_bytes % (size_t)page;
-	if (shard_bytes < CACHE_SHARD_MIN_BYTES)
+	size_t shard_bytes = shard_bytes_of(opts->max_bytes, n_shards);
+	if (shard_bytes == 0)
 		return -EINVAL;
 	int rc = env_mkdir(dir);
 	if (rc) {
 		log_err("cache: cannot create %s: %s", dir, tern_strerror(rc));
 		return rc;
 	}
-	/* aligned: struct shard keeps its writers' fields on lines of their own */
-	size_t size = sizeof(struct cache) + n_shards * sizeof(struct shard);
-	size += 63 - (size + 63) % 64;
-	struct cache *c = aligned_alloc(64, size);
-	if (!c)
-		return -ENOMEM;
-	memset(c, 0, size);
-	c->n_shards = n_shards;
 
 	struct layout l;
 	const char *why = NULL;
@@ -406,7 +417,25 @@ int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *
 		}
 	}
 	if (rc)
-		goto fail_free;
+		return rc;
+	/* read under the layout's write transaction: processes that open the
+	 * directory at once agree on the count of the first of them */
+	unsigned existing = opts->keep_layout && !fresh ? layout_count(&l, opts->max_bytes) : 0;
+	if (existing) {
+		n_shards = existing;
+		shard_bytes = shard_bytes_of(opts->max_bytes, n_shards);
+	}
+	/* aligned: struct shard keeps its writers' fields on lines of their own */
+	size_t size = sizeof(struct cache) + n_shards * sizeof(struct shard);
+	size += 63 - (size + 63) % 64;
+	struct cache *c = aligned_alloc(64, size);
+	if (!c) {
+		rc = -ENOMEM;
+		goto fail_layout;
+	}
+	memset(c, 0, size);
+	c->n_shards = n_shards;
+
 	struct shard_id id = { .n_shards = n_shards };
 	rc = layout_settle(&l, dir, n_shards, fresh, &id);
 	if (rc == 0)
@@ -414,9 +443,8 @@ int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *
 	else
 		rc = env_failure(rc, dir, &why);
 	if (rc) {
-		mdb_txn_abort(l.txn);
-		mdb_env_close(l.env);
-		goto fail_free;
+		free(c);
+		goto fail_layout;
 	}
 	memcpy(c->secret, id.secret, HASH_KEY_LEN);
 	rc = mdb_txn_commit(l.txn);
@@ -434,12 +462,15 @@ int cache_open_ex(struct cache **out, const char *dir, const struct cache_opts *
 	*out = c;
 	return 0;
 
+fail_layout:
+	mdb_txn_abort(l.txn);
+	mdb_env_close(l.env);
+	return rc;
 fail_key:
 	pthread_key_delete(c->readers_key);
 fail_shards:
 	for (unsigned i = 0; i < n_shards; i++)
 		shard_close(&c->shards[i]);
-fail_free:
 	free(c);
 	return rc;
 }

@@ -84,6 +84,11 @@ struct cache_opts {
 	/* 1 to CACHE_SHARDS_MAX; 0: CACHE_SHARDS_DEFAULT, or fewer when max_bytes
 	 * does not give each CACHE_SHARD_MIN_BYTES */
 	unsigned n_shards;
+	/* true: n_shards is only for a directory without a layout; one that has
+	 * a layout keeps its shard count (when its shards fit in max_bytes), so
+	 * that processes sharing a directory agree whatever they ask, and a
+	 * restart that asks for another count keeps the cache. */
+	bool keep_layout;
 	/* Entries expired longer than this are the first to be evicted when a shard
 	 * fills; entries expired for less may still be served stale. Set it to the
 	 * resolver's serve-stale window (0: serve-stale off). */
@@ -95,9 +100,11 @@ struct cache_opts {
  * @dir/shard-N/, each with a map of max_bytes / n_shards; @dir itself holds the
  * layout (format, shard count, the secret of the shard hash). A cache written
  * by an incompatible version, with another shard count, or one that cannot be
- * read, is replaced by a fresh one (with a log warning); a damaged shard alone
- * is replaced alone. Several processes may open one directory at once and
- * share it, if they ask for the same shard count. A cache does not cross
+ * read, is replaced by a fresh one (with a log warning; with keep_layout, a
+ * directory's own count is kept instead when its shards fit in max_bytes); a
+ * damaged shard alone is replaced alone. Several processes may open one
+ * directory at once and share it, if they ask for the same shard count or
+ * set keep_layout. A cache does not cross
  * fork() (LMDB's rule): a child process opens its own.
  * Returns 0 and *@out, or a negative error (-EINVAL if n_shards is above
  * CACHE_SHARDS_MAX or max_bytes below n_shards * CACHE_SHARD_MIN_BYTES). */

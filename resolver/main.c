@@ -42,8 +42,18 @@ int main(int argc, char **argv)
 	signal(SIGHUP, SIG_DFL);
 
 	struct cache *cache;
+	/* Readers never lock: shards only spread the writers, and a worker thread
+	 * writes to one shard at a time, so one shard per worker. Every shard has
+	 * its fixed pages (meta, free list, pages freed on copy-on-write), which a
+	 * small cache would pay K times over. A directory in use keeps its count. */
+	size_t fit = cfg.cache_size / CACHE_SHARD_MIN_BYTES;
+	unsigned n_shards = cfg.threads > CACHE_SHARDS_MAX ? CACHE_SHARDS_MAX : (unsigned)cfg.threads;
+	if (n_shards > fit)
+		n_shards = fit ? (unsigned)fit : 1;
 	struct cache_opts copts = {
 		.max_bytes = cfg.cache_size,
+		.n_shards = n_shards ? n_shards : 1,
+		.keep_layout = true,
 		.stale_s = cfg.serve_stale_s,
 	};
 	int rc = cache_open_ex(&cache, cfg.cache_dir, &copts);

@@ -20,16 +20,18 @@
  * burst of misses; freed, the blocks stay in this thread's malloc arena, in
  * holes between what lives on, which glibc gives back to the system only when
  * asked (malloc_trim: some 30-90 us here for a burst of a few hundred). So a
- * worker that has no resolution left asks, once enough of them ended since the
- * last time (the cost spread over them: about 1 us each at most), or else a
- * moment after it went idle: the memory of a burst is held while it lasts,
- * not for good. Under steady load the worker is rarely idle and asks rarely. */
+ * worker that has no resolution left asks at once, unless it asked less than
+ * TRIM_GAP_MS ago (then a timer asks at the end of that gap), or at once after
+ * enough of them ended: the memory of a burst is held while it lasts, not for
+ * good, and sporadic misses pay at most one trim per gap. Under steady load
+ * the worker is rarely idle and asks rarely. */
 #define TRIM_AFTER_RESOLUTIONS 64
-#define TRIM_IDLE_MS 1000
+#define TRIM_GAP_MS 200
 
 static void trim(struct worker *w)
 {
 	w->ended_since_trim = 0;
+	w->last_trim_ms = uv_now(&w->loop);
 #ifdef __GLIBC__
 	malloc_trim(0);
 #endif
@@ -45,10 +47,11 @@ static void on_trim_timer(uv_timer_t *t)
 /* The worker has no resolution in flight. */
 static void idle(struct worker *w)
 {
-	if (w->ended_since_trim >= TRIM_AFTER_RESOLUTIONS)
+	uint64_t since = uv_now(&w->loop) - w->last_trim_ms;
+	if (w->ended_since_trim >= TRIM_AFTER_RESOLUTIONS || since >= TRIM_GAP_MS)
 		trim(w);
 	else if (!uv_is_active((uv_handle_t *)&w->trim_timer))
-		uv_timer_start(&w->trim_timer, on_trim_timer, TRIM_IDLE_MS, 0);
+		uv_timer_start(&w->trim_timer, on_trim_timer, TRIM_GAP_MS - since, 0);
 }
 
 static void on_stop(uv_async_t *a)

@@ -52,6 +52,7 @@ struct worker {
 	/* Giving back what resolutions freed (worker_drain()): the resolutions
 	 * ended since the worker last did, and the timer of an idle worker. */
 	uint32_t ended_since_trim;
+	uint64_t last_trim_ms; /* uv_now() of the last malloc_trim */
 	uv_timer_t trim_timer;
 	/* UDP queries in flight that another resolution may share (upstream.c) */
 	struct upstream_io *upstream_shared[UPSTREAM_SHARE_BUCKETS];

@@ -412,6 +412,44 @@ static void test_cache_rebuilds_on_other_shard_count(void **state)
 	assert_int_equal(find_a(f, "example.com.", NOW), 5);
 }
 
+/* keep_layout: the count asked for is only for a new directory (ternd asks
+ * for one shard per worker thread); one in use keeps its own, so a restart
+ * with other threads keeps the cache and two processes agree. */
+static void test_cache_keeps_the_shard_count_of_a_directory_in_use(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(f->c->n_shards, CACHE_SHARDS_DEFAULT);
+	stash_a(f->c, "example.com.", 5, RANK_ANSWER, 300, NOW);
+	close_cache(f);
+
+	struct cache_opts opts = { .max_bytes = MAP_BYTES, .n_shards = 1, .keep_layout = true };
+	assert_int_equal(cache_open_ex(&f->c, f->dir, &opts), 0);
+	assert_int_equal(f->c->n_shards, CACHE_SHARDS_DEFAULT);
+	assert_int_equal(find_a(f, "example.com.", NOW), 5);
+	/* a second process asking for another count shares the same shards */
+	struct cache *other;
+	opts.n_shards = 2;
+	assert_int_equal(cache_open_ex(&other, f->dir, &opts), 0);
+	assert_int_equal(other->n_shards, CACHE_SHARDS_DEFAULT);
+	cache_close(other);
+	close_cache(f);
+
+	/* a new directory takes the count asked for */
+	char dir[128];
+	snprintf(dir, sizeof(dir), "%s/new", f->dir);
+	opts.n_shards = 1;
+	assert_int_equal(cache_open_ex(&other, dir, &opts), 0);
+	assert_int_equal(other->n_shards, 1);
+	cache_close(other);
+
+	/* a layout whose shards no longer fit in the size: rebuilt as asked */
+	opts = (struct cache_opts){ .max_bytes = 2 * CACHE_SHARD_MIN_BYTES, .n_shards = 1,
+				    .keep_layout = true };
+	assert_int_equal(cache_open_ex(&f->c, f->dir, &opts), 0);
+	assert_int_equal(f->c->n_shards, 1);
+	assert_int_equal(cache_count(f->c), 0);
+}
+
 static void test_cache_starts_empty_on_other_format_version(void **state)
 {
 	struct fixture *f = *state;
@@ -644,6 +682,7 @@ int main(int argc, char **argv)
 		T(test_cache_is_shared_by_two_processes),
 		T(test_cache_keeps_working_when_a_sharing_process_is_killed),
 		T(test_cache_rebuilds_on_other_shard_count),
+		T(test_cache_keeps_the_shard_count_of_a_directory_in_use),
 		T(test_cache_starts_empty_on_other_format_version),
 		T(test_cache_starts_empty_on_layout_without_format),
 		T(test_cache_replaces_a_format_1_cache),
