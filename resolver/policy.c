@@ -1574,6 +1574,22 @@ static struct result *new_result(struct request *req, uint8_t rcode, uint16_t ed
 	return r;
 }
 
+/* The answer of a blocking action (refuse, nxdomain, nodata, servfail): the
+ * same codes whether on_query or a rule chose it. */
+static struct result *blocked_result(struct request *req, enum action a)
+{
+	switch (a) {
+	case ACT_REFUSE:
+		return new_result(req, RCODE_REFUSED, EDE_PROHIBITED_);
+	case ACT_NXDOMAIN:
+		return new_result(req, RCODE_NXDOMAIN, EDE_BLOCKED);
+	case ACT_NODATA:
+		return new_result(req, RCODE_NOERROR, EDE_BLOCKED);
+	default:
+		return new_result(req, RCODE_SERVFAIL, EDE_BLOCKED);
+	}
+}
+
 static enum step failed(struct request *req, enum isolate_status st, const char *err)
 {
 	struct policy *p = req->w->policy;
@@ -1759,16 +1775,10 @@ static enum step apply(struct request *req, struct script *s, lua_State *L, int 
 			save_tags(st, L, 2);
 		return STEP_NEXT;
 	case ACT_REFUSE:
-		r = new_result(req, RCODE_REFUSED, EDE_PROHIBITED_);
-		break;
 	case ACT_NXDOMAIN:
-		r = new_result(req, RCODE_NXDOMAIN, EDE_BLOCKED);
-		break;
 	case ACT_NODATA:
-		r = new_result(req, RCODE_NOERROR, EDE_BLOCKED);
-		break;
 	case ACT_SERVFAIL:
-		r = new_result(req, RCODE_SERVFAIL, EDE_BLOCKED);
+		r = blocked_result(req, a);
 		break;
 	case ACT_ANSWER:
 		r = local_answer(req, L, 2);
@@ -1805,16 +1815,10 @@ static enum step rule_apply(struct request *req, const struct rule *r, struct re
 		p->stats.passed++;
 		return STEP_NEXT;
 	case ACT_REFUSE:
-		res = new_result(req, RCODE_REFUSED, EDE_PROHIBITED_);
-		break;
 	case ACT_NXDOMAIN:
-		res = new_result(req, RCODE_NXDOMAIN, EDE_BLOCKED);
-		break;
 	case ACT_NODATA:
-		res = new_result(req, RCODE_NOERROR, EDE_BLOCKED);
-		break;
 	case ACT_SERVFAIL:
-		res = new_result(req, RCODE_SERVFAIL, EDE_BLOCKED);
+		res = blocked_result(req, r->action);
 		break;
 	case ACT_ANSWER: {
 		res = new_result(req, RCODE_NOERROR, EDE_NONE);
