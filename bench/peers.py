@@ -61,35 +61,31 @@ FAIRNESS_NOTES = [
 ]
 
 
-def port_bound(port):
-    """True when some socket is bound to UDP 127.0.0.1:@port (read from /proc: sends nothing)."""
+def _bound(table, port, state=None):
+    """True when a socket in /proc/net/@table is bound to 127.0.0.1 (or any) :@port, in
+    @state if given (TCP "0A": listening). Reads /proc: sends nothing."""
     want = ":%04X" % port
     try:
-        with open("/proc/net/udp") as f:
-            next(f)
-            for line in f:
-                local = line.split()[1]
-                if local.endswith(want) and local.split(":")[0] in ("0100007F", "00000000"):
-                    return True
-    except OSError:
-        pass
-    return False
-
-
-def tcp_listening(port):
-    """True when some socket listens on TCP 127.0.0.1:@port (from /proc/net/tcp)."""
-    want = ":%04X" % port
-    try:
-        with open("/proc/net/tcp") as f:
+        with open("/proc/net/" + table) as f:
             next(f)
             for line in f:
                 fields = line.split()
-                if fields[1].endswith(want) and fields[3] == "0A" and \
+                if fields[1].endswith(want) and (state is None or fields[3] == state) and \
                         fields[1].split(":")[0] in ("0100007F", "00000000"):
                     return True
     except OSError:
         pass
     return False
+
+
+def port_bound(port):
+    """True when some socket is bound to UDP 127.0.0.1:@port."""
+    return _bound("udp", port)
+
+
+def tcp_listening(port):
+    """True when some socket listens on TCP 127.0.0.1:@port."""
+    return _bound("tcp", port, "0A")
 
 
 def make_pki(directory):

@@ -14,14 +14,7 @@
 #include "base/err.h"
 #include "cache/entry.h"
 #include "cache/key.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                 \
-	do {                     \
-		if (!(x))        \
-			abort(); \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 /* Walk @n records of (u16 rdlen, rdlen bytes) from @p, within @len bytes.
  * Returns the bytes walked. */

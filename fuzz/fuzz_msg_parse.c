@@ -8,15 +8,7 @@
 
 #include "base/err.h"
 #include "proto/wire.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* A broken invariant is a crash for libFuzzer and for the replay test alike. */
-#define CHECK(x)                 \
-	do {                     \
-		if (!(x))        \
-			abort(); \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 #define TEXT_MAX (NAME_MAX_WIRE * 4 + 1) /* every byte as \DDD, plus the NUL */
 

@@ -32,14 +32,7 @@
 #include "resolver/request.h"
 #include "resolver/rrset.h"
 #include "resolver/worker.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                 \
-	do {                     \
-		if (!(x))        \
-			abort(); \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 #define SCRIPT_MAX (16 * 1024)
 

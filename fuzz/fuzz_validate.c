@@ -16,14 +16,7 @@
 #include "proto/wire.h"
 #include "resolver/dnssec.h"
 #include "resolver/rrset.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(x)                 \
-	do {                     \
-		if (!(x))        \
-			abort(); \
-	} while (0)
+#include "fuzz/fuzz.h"
 
 #define SETS_MAX 64
 
