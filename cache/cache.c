@@ -515,7 +515,8 @@ static bool put_ok(const struct cache_put *p)
 		return true;
 	if (key_name_len(p->name, KEY_NAME_MAX) < 0)
 		return false;
-	if (!entry_fields_ok(p->type, e->kind, e->rank, e->verdict) || e->data_len > ENTRY_DATA_MAX)
+	if (!entry_fields_ok(p->type, e->kind, e->rank, e->verdict, e->why) ||
+	    e->data_len > ENTRY_DATA_MAX)
 		return false;
 	if (e->data_len && !e->data)
 		return false;

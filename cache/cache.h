@@ -40,6 +40,9 @@ enum verdict {
 	VERDICT_INDETERMINATE = 4,
 };
 
+/* The largest cache_entry.why (FORMAT: cache-entry keeps it in 5 bits). */
+#define CACHE_WHY_MAX 31
+
 /* FORMAT: cache-payload
  * CACHE_RRSET:   n_rdata records of (u16 rdlen big-endian, rdlen bytes of uncompressed RDATA),
  *                then, for signatures, n_sigs records in the same layout (RRSIG RDATA).
@@ -49,6 +52,11 @@ struct cache_entry {
 	uint8_t kind;      /* enum cache_kind */
 	uint8_t rank;      /* enum rank */
 	uint8_t verdict;   /* enum verdict */
+	/* with an insecure or bogus verdict: why, as the resolver numbers its
+	 * reasons (resolver/dnssec.h enum dnssec_reason), 1 to CACHE_WHY_MAX, so
+	 * that a hit gives the extended error (RFC 8914) a fresh answer gave; 0:
+	 * none (always so with another verdict). Stored, never interpreted here. */
+	uint8_t why;
 	bool stale;        /* read: expired, served within a stale window (RFC 8767); ttl_s is 0 */
 	uint32_t ttl_s;    /* stash: the TTL to keep it; read: the seconds left (counted down) */
 	uint32_t orig_ttl_s; /* read: the TTL it was stored with */

@@ -14,7 +14,7 @@
  *   0  u8  format (CACHE_FORMAT)
  *   1  u8  kind (enum cache_kind)
  *   2  u8  rank (enum rank)
- *   3  u8  verdict (enum verdict)
+ *   3  u8  verdict (enum verdict) in bits 0-2, why (0 to CACHE_WHY_MAX) in bits 3-7
  *   4  u64 expire_at_s (absolute, wall clock)
  *  12  u32 orig_ttl_s
  *  16  u16 n_rdata
@@ -60,11 +60,14 @@ bool entry_payload_ok(uint8_t kind, uint16_t n_rdata, uint16_t n_sigs, const uin
 	return len - pos - 2 == rdlen;
 }
 
-bool entry_fields_ok(uint16_t type, uint8_t kind, uint8_t rank, uint8_t verdict)
+bool entry_fields_ok(uint16_t type, uint8_t kind, uint8_t rank, uint8_t verdict, uint8_t why)
 {
 	if (kind != CACHE_RRSET && kind != CACHE_NODATA && kind != CACHE_NXDOMAIN)
 		return false;
 	if ((kind == CACHE_NXDOMAIN) != (type == CACHE_TYPE_NXDOMAIN))
+		return false;
+	if (why > CACHE_WHY_MAX ||
+	    (why != 0 && verdict != VERDICT_INSECURE && verdict != VERDICT_BOGUS))
 		return false;
 	return rank <= RANK_ANSWER && verdict <= VERDICT_INDETERMINATE;
 }
@@ -78,7 +81,8 @@ int cache_entry_decode(const uint8_t *v, size_t len, uint16_t type, struct cache
 	*out = (struct cache_entry){
 		.kind = v[1],
 		.rank = v[2],
-		.verdict = v[3],
+		.verdict = v[3] & 7,
+		.why = v[3] >> 3,
 		.orig_ttl_s = get_u32(v + 12),
 		.n_rdata = get_u16(v + 16),
 		.n_sigs = get_u16(v + 18),
@@ -86,7 +90,7 @@ int cache_entry_decode(const uint8_t *v, size_t len, uint16_t type, struct cache
 		.data_len = data_len,
 	};
 	*expire_at_s = get_u64(v + 4);
-	if (!entry_fields_ok(type, out->kind, out->rank, out->verdict) ||
+	if (!entry_fields_ok(type, out->kind, out->rank, out->verdict, out->why) ||
 	    !entry_payload_ok(out->kind, out->n_rdata, out->n_sigs, out->data, data_len))
 		return TERN_EMALFORMED;
 	return 0;
@@ -102,7 +106,7 @@ void entry_encode(uint8_t *out, const struct cache_entry *e, uint64_t expire_at_
 	out[0] = CACHE_FORMAT;
 	out[1] = e->kind;
 	out[2] = e->rank;
-	out[3] = e->verdict;
+	out[3] = (uint8_t)(e->verdict | e->why << 3); /* put_ok() checked both */
 	put_u64(out + 4, expire_at_s);
 	put_u32(out + 12, e->ttl_s);
 	put_u16(out + 16, e->n_rdata);

@@ -15,8 +15,9 @@
  * cache) and as the first byte of every entry (an entry of another format is
  * never misread).
  * 1: one environment. 2: shards, a "cuts" DB, a 20-byte entry header.
- * 3: each shard in LMDB's unnamed DB, split by a space byte. */
-#define CACHE_FORMAT 3
+ * 3: each shard in LMDB's unnamed DB, split by a space byte.
+ * 4: the verdict's byte holds its reason too (why, for the EDE of a hit). */
+#define CACHE_FORMAT 4
 
 /* FORMAT: cache-entry: the header's size; the payload follows it. */
 #define ENTRY_HDR_LEN 20
@@ -25,8 +26,9 @@
 #define ENTRY_DATA_MAX 65535
 
 /** Whether the fields of an entry agree with each other and with the @type of
- * its key (RFC 6895: type 0 is reserved, so it can only mean our NXDOMAIN). */
-bool entry_fields_ok(uint16_t type, uint8_t kind, uint8_t rank, uint8_t verdict);
+ * its key (RFC 6895: type 0 is reserved, so it can only mean our NXDOMAIN):
+ * a reason (@why) only with an insecure or bogus verdict. */
+bool entry_fields_ok(uint16_t type, uint8_t kind, uint8_t rank, uint8_t verdict, uint8_t why);
 
 /** Whether @data (@len bytes) holds exactly what FORMAT: cache-payload says
  * for @kind with @n_rdata records and @n_sigs signatures. */

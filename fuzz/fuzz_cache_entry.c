@@ -43,7 +43,10 @@ static void check_entry(const uint8_t *v, size_t len, uint16_t type)
 	CHECK(e.data_len <= ENTRY_DATA_MAX);
 	CHECK(e.data_len == 0 ? e.data == NULL : e.data == v + ENTRY_HDR_LEN);
 	CHECK(e.ttl_s == 0 && !e.stale);
-	CHECK(entry_fields_ok(type, e.kind, e.rank, e.verdict));
+	CHECK(entry_fields_ok(type, e.kind, e.rank, e.verdict, e.why));
+	CHECK(e.verdict <= VERDICT_INDETERMINATE && e.why <= CACHE_WHY_MAX);
+	CHECK(e.why == 0 || e.verdict == VERDICT_INSECURE || e.verdict == VERDICT_BOGUS);
+	CHECK(v[3] == (uint8_t)(e.verdict | e.why << 3));
 	/* FORMAT: cache-payload, walked as a reader would */
 	if (e.kind == CACHE_RRSET) {
 		CHECK(e.n_rdata > 0);

@@ -9,7 +9,6 @@
 #include "resolver/request.h"
 #include "resolver/worker.h"
 
-#define EDE_TEXT_MAX 64
 
 static int add_rrsets(struct msg_builder *b, enum section sec, const struct rrset *list, bool sigs)
 {

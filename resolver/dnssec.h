@@ -28,7 +28,10 @@ enum dnssec_verdict {
 	DNSSEC_INDETERMINATE = 4, /* no trust anchor or DS to start from */
 };
 
-/** Why a verdict is what it is; dnssec_reason_ede() maps it to RFC 8914. */
+/** Why a verdict is what it is; dnssec_reason_ede() maps it to RFC 8914.
+ * FORMAT: cache-entry: these values are cached with insecure and bogus
+ * verdicts (cache_entry.why, at most CACHE_WHY_MAX): add at the end only;
+ * renumbering means bumping CACHE_FORMAT. */
 enum dnssec_reason {
 	DNSSEC_R_NONE = 0,          /* SECURE */
 	DNSSEC_R_SIG_INVALID,       /* the cryptographic check failed (EDE 6) */

@@ -13,6 +13,7 @@
 #include "cache/cache.h"
 #include "proto/wire.h"
 #include "resolver/config.h"
+#include "resolver/dnssec.h"
 #include "resolver/policy.h"
 #include "resolver/resolution.h"
 #include "resolver/worker.h"
@@ -33,7 +34,11 @@ struct fp_ctx {
 	size_t rr_end;     /* end of the answer records */
 	uint32_t ttl_s, orig_ttl_s;
 	uint8_t verdict;
+	uint8_t why;       /* the entry's reason, insecure: its EDE goes in the OPT */
 	uint16_t n_rr;
+	uint16_t ede;      /* begin_reply(): the EDE option's info code, or EDE_NONE */
+	uint16_t ede_text_len;
+	const char *ede_text;
 };
 
 static inline void put16(uint8_t *p, uint16_t v)
@@ -78,7 +83,8 @@ struct memo_slot {
 	uint16_t rr_len;
 	uint8_t name_len;    /* wire length, the root label included */
 	uint8_t verdict;
-	uint32_t pad;
+	uint8_t why;
+	uint8_t pad[3];
 	/* the name lowercased and zero-padded to whole words (as struct fp_query
 	 * has it), then the answer records as build() writes them */
 	uint64_t data[(MEMO_SLOT_BYTES - sizeof(struct cache_ref) - 16) / 8];
@@ -232,6 +238,7 @@ static void memo_store(struct fp_memo *m, uint64_t tag, const uint64_t *lname, s
 	s->rr_len = (uint16_t)rr_len;
 	s->name_len = (uint8_t)name_len;
 	s->verdict = c->verdict;
+	s->why = c->why;
 	memcpy(s->data, lname, words_of(name_len) * 8);
 	memcpy(memo_records(s), c->out + c->q_end, rr_len);
 }
@@ -252,10 +259,23 @@ static struct memo_slot *memo_find(struct fp_memo *m, uint64_t tag, const uint64
 }
 
 /* Header, question and OPT of a reply with @n_rr answer records of @rr_len
- * bytes; the records go at c->q_end. 0: it does not fit @c->cap. */
-static int begin_reply(struct fp_ctx *c, uint16_t n_rr, size_t rr_len, uint8_t verdict)
+ * bytes, from an entry with @verdict and @why; the records go at c->q_end.
+ * 0: it does not fit @c->cap. */
+static int begin_reply(struct fp_ctx *c, uint16_t n_rr, size_t rr_len, uint8_t verdict,
+		       uint8_t why)
 {
 	size_t opt_len = c->has_opt ? 11 : 0;
+	c->ede = EDE_NONE;
+	if (c->has_opt && c->validating && verdict == VERDICT_INSECURE && why != DNSSEC_R_NONE) {
+		/* RFC 8914: why it is insecure (EDE 1, 2, 27), as lookup.c finish()
+		 * and answer.c give it on the full path */
+		c->ede = dnssec_reason_ede(why);
+		if (c->ede != EDE_NONE) {
+			c->ede_text = dnssec_reason_text(why);
+			c->ede_text_len = (uint16_t)strnlen(c->ede_text, EDE_TEXT_MAX);
+			opt_len += 6u + c->ede_text_len;
+		}
+	}
 	if (c->q_end + rr_len + opt_len > c->cap)
 		return 0; /* does not fit: the full path truncates properly */
 	uint8_t *o = c->out;
@@ -283,6 +303,15 @@ static void end_reply(struct fp_ctx *c, size_t pos)
 		put32(o + 5, 0);
 		put16(o + 9, 0);
 		pos += 11;
+		if (c->ede != EDE_NONE) {
+			/* the one option: EDE, info code, extra text */
+			put16(o + 9, (uint16_t)(6u + c->ede_text_len));
+			put16(o + 11, EDNS_OPT_EDE);
+			put16(o + 13, (uint16_t)(2u + c->ede_text_len));
+			put16(o + 15, c->ede);
+			memcpy(o + 17, c->ede_text, c->ede_text_len);
+			pos += 6u + c->ede_text_len;
+		}
 	}
 	c->len = pos;
 }
@@ -291,7 +320,7 @@ static void end_reply(struct fp_ctx *c, size_t pos)
  * counts them. */
 static int build_memo(struct fp_ctx *c, struct memo_slot *s, uint64_t now_s)
 {
-	if (!begin_reply(c, s->n_rr, s->rr_len, s->verdict))
+	if (!begin_reply(c, s->n_rr, s->rr_len, s->verdict, s->why))
 		return 0;
 	uint64_t left_s = s->ref.expire_s - now_s;
 	uint32_t ttl = left_s > s->orig_ttl_s ? s->orig_ttl_s : (uint32_t)left_s;
@@ -318,10 +347,6 @@ static int build(void *arg, const struct cache_entry *e)
 	/* validating: only data with a verdict, and never bogus, takes this path */
 	if (c->validating && e->verdict != VERDICT_SECURE && e->verdict != VERDICT_INSECURE)
 		return 0;
-	/* signed yet insecure (an algorithm or digest we do not validate): the
-	 * full path finds the extended error (RFC 8914) a fresh answer had */
-	if (c->validating && e->verdict == VERDICT_INSECURE && e->n_sigs > 0)
-		return 0;
 	/* the records' size: 12 bytes of owner pointer, type, class, TTL, rdlen each */
 	const uint8_t *d = e->data;
 	size_t rr_len = 0;
@@ -336,7 +361,7 @@ static int build(void *arg, const struct cache_entry *e)
 		rr_len += 12u + rdlen;
 		off += 2u + rdlen;
 	}
-	if (!begin_reply(c, e->n_rdata, rr_len, e->verdict))
+	if (!begin_reply(c, e->n_rdata, rr_len, e->verdict, e->why))
 		return 0;
 	uint8_t *o = c->out;
 	size_t pos = c->q_end;
@@ -358,6 +383,7 @@ static int build(void *arg, const struct cache_entry *e)
 	c->ttl_s = e->ttl_s;
 	c->orig_ttl_s = e->orig_ttl_s;
 	c->verdict = e->verdict;
+	c->why = e->why;
 	c->n_rr = e->n_rdata;
 	return 1;
 }

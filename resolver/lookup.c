@@ -10,9 +10,9 @@
 #include "base/err.h"
 #include "cache/cache.h"
 #include "resolver/config.h"
+#include "resolver/dnssec.h"
 #include "resolver/request.h"
 #include "resolver/resolution.h"
-#include "resolver/validate.h"
 #include "resolver/worker.h"
 
 #define CLIENT_QUERY_TIMEOUT_MS 4500 /* SERVFAIL before a stub's 5 s retry gives up */
@@ -70,6 +70,12 @@ static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t no
 			return TERN_ENOTFOUND;
 		if (e->verdict != VERDICT_SECURE)
 			res->insecure_seen = true;
+		/* the reasons cached with the verdicts: the EDE a fresh answer had */
+		if (e->verdict == VERDICT_INSECURE && res->insecure_why == DNSSEC_R_NONE &&
+		    dnssec_reason_ede(e->why) != EDE_NONE)
+			res->insecure_why = e->why;
+		if (e->verdict == VERDICT_BOGUS && !res->bogus)
+			res->bogus_why = e->why;
 		if (e->verdict == VERDICT_BOGUS)
 			res->bogus = true;
 	}
@@ -78,22 +84,28 @@ static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t no
 	return 0;
 }
 
-static enum lookup_outcome finish(struct cache *c, struct arena *a, uint64_t now_s,
-				  const struct lookup_opts *o, struct result *res,
+static enum lookup_outcome finish(const struct lookup_opts *o, struct result *res,
 				  enum lookup_outcome out)
 {
 	if (out == LOOKUP_COMPLETE && res->bogus && !o->cd) {
-		/* RFC 4035 5.5: cached bogus data is SERVFAIL, without asking again */
+		/* RFC 4035 5.5: cached bogus data is SERVFAIL, without asking again,
+		 * with the EDE of validate_run(): the reason's, else DNSSEC Bogus */
 		res->rcode = RCODE_SERVFAIL;
 		res->answer = NULL;
 		res->authority = NULL;
-		res->ede = 6; /* DNSSEC Bogus */
-		res->ede_text = NULL;
+		uint16_t ede = dnssec_reason_ede(res->bogus_why);
+		res->ede = ede == EDE_NONE ? 6 /* DNSSEC Bogus */ : ede;
+		res->ede_text = res->bogus_why != DNSSEC_R_NONE ? dnssec_reason_text(res->bogus_why)
+								: NULL;
 	}
 	if (out == LOOKUP_COMPLETE)
 		res->secure = o->validating && !res->bogus && !res->insecure_seen;
-	if (out == LOOKUP_COMPLETE && o->validating && !res->bogus && res->insecure_seen)
-		validate_cached_ede(c, a, now_s, res); /* the EDE a fresh answer had */
+	if (out == LOOKUP_COMPLETE && o->validating && !res->bogus && res->insecure_seen &&
+	    res->insecure_why != DNSSEC_R_NONE && res->ede == EDE_NONE) {
+		/* RFC 8914: why it could not be validated (EDE 1, 2, 27), as cached */
+		res->ede = dnssec_reason_ede(res->insecure_why);
+		res->ede_text = dnssec_reason_text(res->insecure_why);
+	}
 	return out;
 }
 
@@ -109,7 +121,7 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 				 * finds them); an insecure one needs none */
 				if (o->dnssec_ok && o->validating && e.verdict == VERDICT_SECURE)
 					return LOOKUP_PARTIAL;
-				return finish(c, a, now_s, o, res, add_negative(a, &e, res, RCODE_NOERROR));
+				return finish(o, res, add_negative(a, &e, res, RCODE_NOERROR));
 			}
 			if (e.kind == CACHE_RRSET) {
 				struct rrset *s = rrset_from_entry(a, sname, qtype, &e);
@@ -117,14 +129,14 @@ enum lookup_outcome lookup_chain(struct cache *c, struct arena *a, uint64_t now_
 					return LOOKUP_NOMEM;
 				rrset_append(&res->answer, s);
 				res->rcode = RCODE_NOERROR;
-				return finish(c, a, now_s, o, res, LOOKUP_COMPLETE);
+				return finish(o, res, LOOKUP_COMPLETE);
 			}
 		}
 		if (find(c, sname, CACHE_TYPE_NXDOMAIN, now_s, o, a, &e, res) == 0 &&
 		    e.kind == CACHE_NXDOMAIN) {
 			if (o->dnssec_ok && o->validating && e.verdict == VERDICT_SECURE)
 				return LOOKUP_PARTIAL;
-			return finish(c, a, now_s, o, res, add_negative(a, &e, res, RCODE_NXDOMAIN));
+			return finish(o, res, add_negative(a, &e, res, RCODE_NXDOMAIN));
 		}
 		if (qtype == TYPE_CNAME || find(c, sname, TYPE_CNAME, now_s, o, a, &e, res) != 0 ||
 		    e.kind != CACHE_RRSET)

@@ -90,6 +90,7 @@ struct rrset *rrset_from_entry(struct arena *a, const uint8_t *owner, uint16_t t
 	s->sigs = e->n_sigs ? (uint8_t *)e->data + sig_start : NULL;
 	s->sigs_len = off - sig_start;
 	s->verdict = e->verdict;
+	s->why = e->why;
 	return s;
 }
 
@@ -115,6 +116,7 @@ struct rrset *rrset_from_negative(struct arena *a, const struct cache_entry *e)
 	s->ttl_s = e->ttl_s;
 	s->rank = e->rank;
 	s->verdict = e->verdict;
+	s->why = e->why; /* the negative answer's, as cached with it */
 	s->n_rdata = 1;
 	s->rdata = (uint8_t *)e->data + pos;
 	s->rdata_len = 2u + rdlen;

@@ -25,6 +25,7 @@ struct rrset {
 	uint8_t *sigs;
 	uint32_t sigs_len;
 	uint8_t verdict;  /* enum verdict (cache/cache.h) */
+	uint8_t why;      /* insecure or bogus: enum dnssec_reason, why (cached with it); else 0 */
 	uint8_t wildcard_labels; /* validated as a wildcard expansion: the RRSIG labels; else 0 */
 	const uint8_t *zone; /* from a reply: the zone cut it came from (its bailiwick) */
 };
@@ -41,6 +42,8 @@ enum ede {
 	EDE_NETWORK_ERROR = 23,
 	EDE_INVALID_DATA = 24,
 };
+/* The most bytes of EXTRA-TEXT an EDE option carries. */
+#define EDE_TEXT_MAX 64
 
 /** What to tell the client, before ID, flags and EDNS are added. */
 struct result {
@@ -50,6 +53,8 @@ struct result {
 	bool stale;           /* built from expired cache entries (RFC 8767) */
 	bool secure;          /* validated: every RRset in it is DNSSEC-secure (AD) */
 	bool insecure_seen;   /* lookup: an entry that is not secure was used */
+	uint8_t insecure_why; /* lookup: the first insecure entry's reason with an EDE */
+	uint8_t bogus_why;    /* lookup: the first bogus entry's reason */
 	bool bogus;           /* validation failed: rcode is SERVFAIL unless the client set CD */
 	struct rrset *bogus_answer, *bogus_authority; /* what the CD client gets instead */
 	uint8_t bogus_rcode;

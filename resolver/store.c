@@ -7,6 +7,9 @@
 #include "base/err.h"
 #include "cache/cache.h"
 #include "resolver/config.h"
+#include "resolver/dnssec.h"
+
+_Static_assert(DNSSEC_R_INTERNAL <= CACHE_WHY_MAX, "every reason fits cache_entry.why");
 
 static _Thread_local uint8_t rdata_tmp[65536];
 
@@ -193,6 +196,15 @@ struct rrset *store_find_owner(struct rrset *list, const uint8_t *name)
 	return NULL;
 }
 
+/* The reason cached with a verdict: only an insecure or bogus one has one
+ * (the cache refuses any other). */
+static uint8_t entry_why(uint8_t verdict, uint8_t why)
+{
+	if (verdict != VERDICT_INSECURE && verdict != VERDICT_BOGUS)
+		return 0;
+	return why <= CACHE_WHY_MAX ? why : 0;
+}
+
 void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, uint64_t now_s)
 {
 	size_t n = 0;
@@ -212,6 +224,7 @@ void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, ui
 		puts[i].entry.ttl_s = s->ttl_s;
 		puts[i].entry.n_rdata = s->n_rdata;
 		puts[i].entry.verdict = s->verdict;
+		puts[i].entry.why = entry_why(s->verdict, s->why);
 		puts[i].entry.data = s->rdata;
 		puts[i].entry.data_len = s->rdata_len;
 		if (s->n_sigs) {
@@ -274,6 +287,7 @@ void store_negative(struct cache *c, struct arena *a, const struct config *cfg,
 		.kind = nxdomain ? CACHE_NXDOMAIN : CACHE_NODATA,
 		.rank = rank,
 		.verdict = verdict,
+		.why = entry_why(verdict, soa->why),
 		.ttl_s = ttl,
 		.data = data,
 		.data_len = (uint32_t)(olen + 2 + rdlen),

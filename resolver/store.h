@@ -29,11 +29,14 @@ struct rrset *store_section(struct arena *a, const struct msg *m, enum section s
 struct rrset *store_find(struct rrset *list, const uint8_t *name, uint16_t type);
 /** The first RRset in @list owned by @name, or NULL. */
 struct rrset *store_find_owner(struct rrset *list, const uint8_t *name);
-/** Put every RRset of @list into the cache (one batch). */
+/** Put every RRset of @list into the cache (one batch), each with its verdict
+ * and, insecure or bogus, its reason (why). */
 void store_rrsets(struct cache *c, struct arena *a, const struct rrset *list, uint64_t now_s);
 /** Cache a negative answer (CACHE_NXDOMAIN when @nxdomain, else CACHE_NODATA for
  * @qtype) at @name, proven by @soa (may be NULL: then nothing is cached,
- * RFC 2308 5). The TTL is min(SOA TTL, SOA MINIMUM), capped by @cfg. */
+ * RFC 2308 5). The TTL is min(SOA TTL, SOA MINIMUM), capped by @cfg. The
+ * entry's verdict is @verdict; insecure or bogus, its reason is soa->why (the
+ * caller sets the answer's reason there). */
 void store_negative(struct cache *c, struct arena *a, const struct config *cfg,
 		    const uint8_t *name, uint16_t qtype, bool nxdomain, const struct rrset *soa,
 		    uint8_t rank, uint8_t verdict, uint64_t now_s);

@@ -77,7 +77,8 @@ static bool anchored(const struct resolution *r, const uint8_t *zone)
 	return !trust_anchor_is_negative(ta, zone) && trust_anchor_find(ta, zone) != NULL;
 }
 
-/* The DS RRset of @zone (SECURE, in *@ds), or why there is none. */
+/* The DS RRset of @zone (SECURE, in *@ds), or why there is none: the reason
+ * it is bogus, or insecure (DNSSEC_R_NONE for a plain unsigned delegation). */
 static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrset **ds,
 			  enum dnssec_reason *why)
 {
@@ -90,14 +91,17 @@ static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrse
 		}
 		if (e.kind != CACHE_RRSET && e.verdict == VERDICT_SECURE)
 			return ST_INSECURE; /* proven: no DS, an unsigned delegation */
-		*why = DNSSEC_R_DNSKEY_MISSING;
+		/* insecure: the reason found above goes down the chain with it */
+		*why = e.verdict == VERDICT_INSECURE ? (enum dnssec_reason)e.why
+						     : DNSSEC_R_DNSKEY_MISSING;
 		return from_entry_verdict(e.verdict);
 	}
 	*why = DNSSEC_R_DNSKEY_MISSING;
 	return fetch(r, zone, TYPE_DS);
 }
 
-/* The validated DNSKEY RRset of @zone in *@keys, or why there is none. */
+/* The validated DNSKEY RRset of @zone in *@keys, or why there is none (bogus),
+ * or why it is insecure (DNSSEC_R_NONE when nothing more is to be said). */
 static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rrset **keys,
 			    enum dnssec_reason *why)
 {
@@ -114,14 +118,19 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 			*why = DNSSEC_R_DNSKEY_MISSING; /* signed, yet not a zone apex */
 			return ST_BOGUS;
 		}
-		*why = DNSSEC_R_DNSKEY_MISSING;
+		*why = e.verdict == VERDICT_INSECURE ? (enum dnssec_reason)e.why
+						     : DNSSEC_R_DNSKEY_MISSING;
 		return from_entry_verdict(e.verdict);
 	}
-	/* a delegation proven unsigned needs no look at the child's keys */
+	/* a delegation proven unsigned needs no look at the child's keys; one
+	 * in an insecure zone is insecure for the zone's reason */
 	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
 	    e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
-	    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE))
+	    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
+		if (e.verdict == VERDICT_INSECURE)
+			*why = (enum dnssec_reason)e.why;
 		return ST_INSECURE;
+	}
 	*why = DNSSEC_R_DNSKEY_MISSING;
 	if (r->qtype == TYPE_DNSKEY && name_equal(r->qname, zone)) {
 		/* our own question: own_keys() has judged it */
@@ -162,9 +171,14 @@ static enum status check_rrset(struct resolution *r, struct rrset *s, struct dns
 {
 	memset(res, 0, sizeof(*res));
 	if (s->verdict != VERDICT_NONE) {
-		/* from the cache, or judged on an earlier pass (keep what it found) */
+		/* from the cache, or judged on an earlier pass (keep what it found,
+		 * and why: the answer's EDE is the one a fresh judgement gives) */
 		res->wildcard = s->wildcard_labels != 0;
 		res->wildcard_labels = s->wildcard_labels;
+		if (s->verdict == VERDICT_INSECURE)
+			set_insecure_reason(r, s->why);
+		if (s->verdict == VERDICT_BOGUS && s->why != DNSSEC_R_NONE)
+			set_reason(r, s->why);
 		return from_entry_verdict(s->verdict);
 	}
 	const uint8_t *zone = zone_of(r, s);
@@ -172,6 +186,7 @@ static enum status check_rrset(struct resolution *r, struct rrset *s, struct dns
 	if (!zone) {
 		set_reason(r, DNSSEC_R_WRONG_SIGNER);
 		s->verdict = VERDICT_BOGUS;
+		s->why = DNSSEC_R_WRONG_SIGNER;
 		return ST_BOGUS;
 	}
 	struct rrset *keys = NULL;
@@ -179,17 +194,21 @@ static enum status check_rrset(struct resolution *r, struct rrset *s, struct dns
 	if (st == ST_PENDING)
 		return st;
 	if (st == ST_INSECURE) {
+		set_insecure_reason(r, why);
 		s->verdict = VERDICT_INSECURE;
+		s->why = (uint8_t)why;
 		return st;
 	}
 	if (st == ST_BOGUS) {
 		set_reason(r, why);
 		s->verdict = VERDICT_BOGUS;
+		s->why = (uint8_t)why;
 		return st;
 	}
 	if (s->n_sigs == 0) {
 		set_reason(r, DNSSEC_R_RRSIGS_MISSING);
 		s->verdict = VERDICT_BOGUS;
+		s->why = DNSSEC_R_RRSIGS_MISSING;
 		return ST_BOGUS;
 	}
 	struct rrset sigs = rrset_sigs_view(s);
@@ -200,6 +219,7 @@ static enum status check_rrset(struct resolution *r, struct rrset *s, struct dns
 	if (v == DNSSEC_INSECURE)
 		set_insecure_reason(r, res->reason);
 	s->verdict = (uint8_t)to_verdict(v);
+	s->why = v == DNSSEC_SECURE ? DNSSEC_R_NONE : (uint8_t)res->reason;
 	if (v == DNSSEC_SECURE && res->wildcard)
 		s->wildcard_labels = res->wildcard_labels ? res->wildcard_labels : 0xff;
 	if (v == DNSSEC_SECURE && res->ttl_cap_s < s->ttl_s)
@@ -296,6 +316,11 @@ static void store_verdicts(struct resolution *r, enum status overall, const uint
 			struct rrset *c = rrset_copy(r->arena, soa);
 			if (c && v == VERDICT_BOGUS && c->ttl_s > BOGUS_TTL_S)
 				c->ttl_s = BOGUS_TTL_S;
+			/* the answer's reason, for the EDE of a hit (store_negative) */
+			if (c)
+				c->why = (uint8_t)(v == VERDICT_BOGUS ? r->v.reason
+						   : v == VERDICT_INSECURE ? r->v.insecure_reason
+						   : DNSSEC_R_NONE);
 			if (c)
 				store_negative(r->w->cache, r->arena, cfg, name, nx ? 0 : r->qtype, nx, c,
 					       RANK_ANSWER, v, now);
@@ -317,6 +342,18 @@ static enum status own_keys(struct resolution *r)
 		anchor_keys = ta->dnskey.n_rdata ? (struct rrset *)&ta->dnskey : NULL;
 	} else {
 		enum status st = ds_for(r, zone, &ds, &why);
+		if (st == ST_INSECURE) {
+			/* no DS, or one in an insecure zone: the keys are insecure too,
+			 * cached so with the reason (RFC 4035 5.2) */
+			set_insecure_reason(r, why);
+			struct rrset *keys = store_find(r->result.answer, zone, TYPE_DNSKEY);
+			if (keys && r->result.rcode == RCODE_NOERROR) {
+				keys->verdict = VERDICT_INSECURE;
+				keys->why = (uint8_t)why;
+				r->v.own_keys = keys;
+			}
+			return st;
+		}
 		if (st != ST_SECURE) {
 			if (st == ST_BOGUS)
 				set_reason(r, why);
@@ -334,6 +371,7 @@ static enum status own_keys(struct resolution *r)
 	enum dnssec_verdict v = dnssec_validate_dnskeys(keys, &sigs, ds, anchor_keys, clock_wall_s(),
 							&r->v.budget, &res);
 	keys->verdict = (uint8_t)to_verdict(v);
+	keys->why = v == DNSSEC_SECURE ? DNSSEC_R_NONE : (uint8_t)res.reason;
 	if (v == DNSSEC_SECURE && res.ttl_cap_s < keys->ttl_s)
 		keys->ttl_s = res.ttl_cap_s;
 	if (v == DNSSEC_BOGUS)
@@ -381,8 +419,10 @@ static enum status check_denial(struct resolution *r, const uint8_t *name, enum 
 		/* the wildcard expansion is not proven: its data is bogus too, however
 		 * well signed (RFC 4035 5.3.4) */
 		for (struct rrset *s = r->result.answer; s; s = s->next)
-			if (name_equal(s->owner, name))
+			if (name_equal(s->owner, name)) {
 				s->verdict = VERDICT_BOGUS;
+				s->why = (uint8_t)d.reason;
+			}
 	}
 	return v == DNSSEC_SECURE ? ST_SECURE : v == DNSSEC_BOGUS ? ST_BOGUS : ST_INSECURE;
 }
@@ -437,9 +477,6 @@ enum step validate_run(struct resolution *r)
 		/* RFC 8914: say why it could not be validated (EDE 1, 2, 27) */
 		r->result.ede = dnssec_reason_ede(r->v.insecure_reason);
 		r->result.ede_text = dnssec_reason_text(r->v.insecure_reason);
-	} else if (overall == ST_INSECURE) {
-		/* judged with keys or a DS whose verdict came from the cache */
-		validate_cached_ede(r->w->cache, r->arena, clock_wall_s(), &r->result);
 	}
 	if (overall == ST_BOGUS) {
 		/* RFC 4035 5.5: bogus is SERVFAIL; a CD client still gets the data */
@@ -529,75 +566,8 @@ void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *
 		.kind = CACHE_NODATA,
 		.rank = RANK_REFERRAL,
 		.verdict = (uint8_t)to_verdict(v),
+		.why = v == DNSSEC_INSECURE ? (uint8_t)d.reason : DNSSEC_R_NONE,
 		.ttl_s = ttl < r->w->cfg->neg_ttl_max_s ? ttl : r->w->cfg->neg_ttl_max_s,
 	};
 	cache_stash(r->w->cache, child, TYPE_DS, &neg, now);
-}
-
-#define CACHED_EDE_CUTS_MAX 8 /* zone cuts looked at above the answer's zone */
-
-/* RFC 9276 3.2: an NSEC3 chain of @zone in the cache with iterations above the
- * limit made its negative answers INSECURE. */
-static bool nsec3_too_costly(struct cache *c, struct arena *a, uint64_t now_s,
-			     const uint8_t *zone)
-{
-	uint8_t last[NAME_MAX_WIRE] = { 32 }, owner[NAME_MAX_WIRE];
-	size_t zl = name_len(zone);
-	if (33 + zl > NAME_MAX_WIRE)
-		return false;
-	memset(last + 1, 'v', 32); /* after every base32hex SHA-1 label */
-	memcpy(last + 33, zone, zl);
-	struct cache_entry e;
-	if (cache_find_before(c, zone, last, TYPE_NSEC3, now_s, a, owner, &e) != 0 ||
-	    e.kind != CACHE_RRSET)
-		return false;
-	struct rrset *s = rrset_from_entry(a, owner, TYPE_NSEC3, &e);
-	uint16_t len;
-	const uint8_t *rd = s ? rrset_rdata_first(s, &len) : NULL;
-	struct nsec3_rdata p;
-	return rd && dnssec_nsec3_parse(rd, len, &p) == 0 &&
-	       p.iterations > DNSSEC_NSEC3_ITERATIONS_MAX;
-}
-
-void validate_cached_ede(struct cache *c, struct arena *a, uint64_t now_s, struct result *res)
-{
-	if (res->ede != EDE_NONE)
-		return;
-	const uint8_t *zone = NULL;
-	bool negative = false;
-	for (const struct rrset *s = res->authority; s; s = s->next)
-		if (s->type == TYPE_SOA) {
-			zone = s->owner;
-			negative = true;
-		}
-	if (!zone) {
-		const struct rrset *last = res->answer;
-		while (last && last->next)
-			last = last->next;
-		if (!last || last->n_sigs == 0)
-			return; /* unsigned data: a plain insecure zone says nothing more */
-		zone = rrset_signer(last);
-	}
-	enum dnssec_reason why = DNSSEC_R_NONE;
-	const uint8_t *z = zone;
-	for (int i = 0; z && i < CACHED_EDE_CUTS_MAX; i++, z = name_parent(z)) {
-		struct cache_entry e;
-		if (cache_find(c, z, TYPE_DS, now_s, a, &e) != 0)
-			continue; /* not a zone cut we know of: look above */
-		if (e.kind == CACHE_RRSET && e.verdict == VERDICT_SECURE) {
-			struct rrset *ds = rrset_from_entry(a, z, TYPE_DS, &e);
-			why = ds ? dnssec_ds_unusable_reason(ds) : DNSSEC_R_NONE;
-			if (why == DNSSEC_R_NONE && negative && z == zone &&
-			    nsec3_too_costly(c, a, now_s, zone))
-				why = DNSSEC_R_NSEC3_ITERATIONS;
-			break; /* a signed delegation: the chain of trust goes no higher */
-		}
-		if (e.verdict == VERDICT_SECURE)
-			break; /* a proven unsigned delegation: insecure, no reason to give */
-		/* a DS judged insecure itself: the reason lies above */
-	}
-	if (why == DNSSEC_R_NONE || dnssec_reason_ede(why) == EDE_NONE)
-		return;
-	res->ede = dnssec_reason_ede(why);
-	res->ede_text = dnssec_reason_text(why);
 }
