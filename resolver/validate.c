@@ -70,6 +70,16 @@ static enum status from_entry_verdict(uint8_t v)
 	return v == VERDICT_SECURE ? ST_SECURE : v == VERDICT_BOGUS ? ST_BOGUS : ST_INSECURE;
 }
 
+/* Why a cached DS or DNSKEY entry, insecure or bogus, is so: the reason found
+ * when it was judged goes down the chain of trust with it, so that what it
+ * signs gets the EDE its own resolution gave (and a hit, the same). */
+static enum dnssec_reason cached_why(const struct cache_entry *e)
+{
+	if (e->verdict == VERDICT_INSECURE)
+		return (enum dnssec_reason)e->why;
+	return e->why != DNSSEC_R_NONE ? (enum dnssec_reason)e->why : DNSSEC_R_DNSKEY_MISSING;
+}
+
 /* Is there anything to validate against above @zone? */
 static bool anchored(const struct resolution *r, const uint8_t *zone)
 {
@@ -91,9 +101,7 @@ static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrse
 		}
 		if (e.kind != CACHE_RRSET && e.verdict == VERDICT_SECURE)
 			return ST_INSECURE; /* proven: no DS, an unsigned delegation */
-		/* insecure: the reason found above goes down the chain with it */
-		*why = e.verdict == VERDICT_INSECURE ? (enum dnssec_reason)e.why
-						     : DNSSEC_R_DNSKEY_MISSING;
+		*why = cached_why(&e);
 		return from_entry_verdict(e.verdict);
 	}
 	*why = DNSSEC_R_DNSKEY_MISSING;
@@ -118,8 +126,7 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 			*why = DNSSEC_R_DNSKEY_MISSING; /* signed, yet not a zone apex */
 			return ST_BOGUS;
 		}
-		*why = e.verdict == VERDICT_INSECURE ? (enum dnssec_reason)e.why
-						     : DNSSEC_R_DNSKEY_MISSING;
+		*why = cached_why(&e);
 		return from_entry_verdict(e.verdict);
 	}
 	/* a delegation proven unsigned needs no look at the child's keys; one
