@@ -6,8 +6,12 @@ cache: nothing goes upstream) has the rcode, flags and EDE, code and text, of
 the first, fresh one, whatever the client's EDNS, DO, CD and AD. Plain insecure
 questions take the fast path (resolver/fastpath.c), the others the full path."""
 
+import socket
+import struct
+
 import dns.edns
 import dns.flags
+import dns.message
 import dns.rcode
 import pytest
 
@@ -113,3 +117,47 @@ def test_insecure_verdict_cached_by_one_client_gives_every_client_its_ede(ternd,
         if r.edns >= 0:
             assert what(r)[4] == what(first)[4], r
     assert capture.queries == [], "a cached answer must not ask upstream"
+
+
+
+def raw(t, wire, tcp):
+    """The reply's bytes to @wire over UDP or TCP."""
+    fam, kind = socket.AF_INET, socket.SOCK_STREAM if tcp else socket.SOCK_DGRAM
+    with socket.socket(fam, kind) as s:
+        s.settimeout(5)
+        s.connect((t.addr, t.port))
+        if not tcp:
+            s.send(wire)
+            return s.recv(65535)
+        s.sendall(struct.pack("!H", len(wire)) + wire)
+        buf = b""
+        while len(buf) < 2 or len(buf) < 2 + struct.unpack("!H", buf[:2])[0]:
+            chunk = s.recv(65535)
+            assert chunk, "TCP closed early"
+            buf += chunk
+        return buf[2:]
+
+
+@pytest.mark.parametrize("name", ["www.rsasha1.test", "www.private-alg.test",
+                                  "www.ds-digest-unknown.test", "www.insecure.test"])
+@pytest.mark.parametrize("variant", [dict(use_edns=False), dict(use_edns=0),
+                                     dict(use_edns=0, payload=4096)],
+                         ids=["noedns", "edns", "4096"])
+@pytest.mark.parametrize("ad", [False, True], ids=["", "ad"])
+def test_fast_path_insecure_hit_is_the_full_paths_bytes(ternd, name, variant, ad):
+    # TCP always takes the full path, UDP the fast path: the same cached entry
+    # gives the same bytes, EDE option and all (the TTLs may tick: try again)
+    t = ternd()
+    t.note(name)
+    first = t.query(name, "A", dnssec=True)
+    assert first.rcode() == dns.rcode.NOERROR and not first.flags & dns.flags.AD, first
+    q = dns.message.make_query(name, "A", id=4242, **variant)
+    if ad:
+        q.flags |= dns.flags.AD
+    wire = q.to_wire()
+    for _ in range(2):          # the second UDP answer comes from the fast path's memo
+        for _ in range(3):
+            full, udp = raw(t, wire, True), raw(t, wire, False)
+            if full == udp:
+                break
+        assert udp == full, "%s\n%s" % (dns.message.from_wire(udp), dns.message.from_wire(full))
