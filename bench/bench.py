@@ -76,8 +76,9 @@ def parse_args(argv):
     ap.add_argument("--only", default="",
                     help="comma-separated subset of tern,unbound,kresd,pdns_recursor,ceiling")
     ap.add_argument("--skip", default="", help="comma-separated phases to skip: "
-                    "cold,rounds,encrypted,callgrind,cachebench,policy (cold also warms the caches: "
-                    "without it, a warm-up pass replaces it)")
+                    "cold,validating,rounds,encrypted,callgrind,cachebench,policy (cold also warms "
+                    "the caches: without it, a warm-up pass replaces it; validating is the cold run "
+                    "again with DNSSEC validation on, issue 3's figure)")
     ap.add_argument("--ternd", help="ternd binary (default: build ../build-bench/ternd)")
     ap.add_argument("--build", default=os.path.join(TOP, "build-bench"),
                     help="tern build directory (default: build-bench at the top)")
@@ -144,6 +145,7 @@ class Run:
         self.noisy_spent_s = 0.0   # on waiting for quiet and repeating noisy runs
         self.notes = []
         self.res = {"params": self.p, "throughput": {}, "latency": {}, "cold": {},
+                    "cold_validating": {},
                     "instructions": {}, "cachebench": None,
                     "dot": {}, "doh": {}, "hs_new": {}, "hs_resume": {},
                     "instructions_dot": {}, "instructions_doh": {}}
@@ -237,21 +239,35 @@ class Run:
                 if s.serves_encrypted:
                     s.set_encrypted(cert, key, free_port(), free_port())
 
-    def cold(self, qs, datafile, simnet_info):
-        """Each round, each resolver restarted with an empty cache, alone."""
+    def cold(self, qs, datafile, simnet_info, validating_too):
+        """Each round, each resolver restarted with an empty cache, alone. With
+        @validating_too (a run without --dnssec), each is first run cold once more
+        with validation on: issue 3 asks validation to cost a cold resolution at
+        most 20% more wall time, measured the same way side by side."""
         exclude = list(simnet_info["slow"].values())
         simnet_pids = [pid for pid, _ in simnet_ctl.read_pids(simnet_info["dir"])]
+
+        def one(s, rnd, phase, validate):
+            log("%s %d/%d: %s, %d names from an empty cache" % (
+                "cold, validating," if validate else "cold", rnd + 1, self.p["rounds"], s.name,
+                len(qs.questions)))
+            s.dnssec = validate
+            try:
+                r = self.measured(s, phase, measure.cold, s, datafile, qs.rrsets,
+                                  simnet_info["prefix"], exclude, simnet_pids, CLIENT_CPU,
+                                  self.outdir, self.p["cold_outstanding"])
+            finally:
+                s.dnssec = self.p["dnssec"]
+            self.res[phase].setdefault(s.name, []).append(r)
+            self.check_answered(s, phase, r)
+
         for rnd in range(self.p["rounds"]):
             for s in self.servers:
                 if not s.resolves:
                     continue
-                log("cold %d/%d: %s, %d names from an empty cache" % (
-                    rnd + 1, self.p["rounds"], s.name, len(qs.questions)))
-                r = self.measured(s, "cold", measure.cold, s, datafile, qs.rrsets,
-                                  simnet_info["prefix"], exclude, simnet_pids, CLIENT_CPU,
-                                  self.outdir, self.p["cold_outstanding"])
-                self.res["cold"].setdefault(s.name, []).append(r)
-                self.check_answered(s, "cold", r)
+                if validating_too:
+                    one(s, rnd, "cold_validating", True)
+                one(s, rnd, "cold", self.p["dnssec"])   # last: leaves it running, warm
 
     def warm_and_verify(self, qs, datafile):
         """Start what is not running (the ceiling; everything if cold was skipped), then
@@ -431,7 +447,8 @@ class Run:
             self.make_servers(tools["ternd"], tools["ceiling"], simnet_dir, workdir,
                               encrypted=not {"encrypted", "callgrind"} <= skip)
             if "cold" not in skip:
-                self.cold(qs, datafile, info)
+                self.cold(qs, datafile, info,
+                          validating_too=not self.p["dnssec"] and "validating" not in skip)
             self.warm_and_verify(qs, datafile)
             if "rounds" not in skip:
                 self.rounds(datafile)
@@ -458,7 +475,10 @@ class Run:
         else:
             self.notes.insert(0, "DNSSEC validation OFF for all, tern included (`bench/run "
                                  "--dnssec` turns it on for every resolver, with the simnet's "
-                                 "root.ds as trust anchor).")
+                                 "root.ds as trust anchor)" + (
+                                     ", except in the rows \"cold, validating\", where it is on "
+                                     "for all with the simnet's root.ds as trust anchor."
+                                     if self.res["cold_validating"] else "."))
         self.background_note()
         self.notes += peers.FAIRNESS_NOTES
         self.res.update(

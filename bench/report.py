@@ -108,6 +108,36 @@ def figures(res):
         ("memory after cold: bytes per cached RRset (%s)" % med,
          per_round(res, "cold", "bytes_per_rrset"), "low", "{:,.0f}",
          ("≤ leanest peer", lambda t, b, c: t <= b)),
+    ] + validating_figures(res, med)
+
+
+def validating_ratio(res, key):
+    """Per server, median and spread over the rounds of validating ÷ not validating."""
+    out = {}
+    for name, rounds in res.get("cold_validating", {}).items():
+        plain = res["cold"].get(name, [])
+        ratios = [v[key] / p[key] for v, p in zip(rounds, plain)
+                  if v and p and v.get(key) and p.get(key)]
+        out[name] = median_spread(ratios)
+    return out
+
+
+def validating_figures(res, med):
+    """Issue 3: the cold run again with DNSSEC validation on, and its cost."""
+    if not res.get("cold_validating"):
+        return []
+    return [
+        ("cold, validating: wall time s (%s)" % med, per_round(res, "cold_validating", "wall_s"),
+         "low", "{:.3f}", None),
+        ("cold, validating: server CPU time s (%s)" % med,
+         per_round(res, "cold_validating", "cpu_s"), "low", "{:.3f}", None),
+        ("cold, validating: upstream queries sent (%s)" % med,
+         per_round(res, "cold_validating", "upstream"), "low", "{:,.0f}", None),
+        ("cold: wall time validating ÷ not validating (%s)" % med,
+         validating_ratio(res, "wall_s"), "low", "{:.2f}",
+         ("≤ 1.2 (issue 3)", lambda t, b, c: t <= 1.2)),
+        ("cold: server CPU time validating ÷ not validating (%s)" % med,
+         validating_ratio(res, "cpu_s"), "low", "{:.2f}", None),
     ]
 
 
