@@ -245,6 +245,25 @@ static void written(uv_write_t *wr, int status)
 	free(ow);
 }
 
+/* Room for @more bytes after *len in *buf (capacity *cap), doubling from
+ * OUT_INITIAL up to OUT_MAX: -ENOBUFS beyond that, -ENOMEM if malloc fails. */
+static int reserve(uint8_t **buf, size_t len, size_t *cap, size_t more)
+{
+	if (len + more <= *cap)
+		return 0;
+	size_t c = *cap ? *cap : OUT_INITIAL;
+	while (c < len + more)
+		c *= 2;
+	if (c > OUT_MAX)
+		return -ENOBUFS;
+	uint8_t *n = realloc(*buf, c);
+	if (!n)
+		return -ENOMEM;
+	*buf = n;
+	*cap = c;
+	return 0;
+}
+
 /* Move ciphertext from the write BIO into s->out. */
 static int drain_wbio(struct tls_stream *s)
 {
@@ -254,18 +273,9 @@ static int drain_wbio(struct tls_stream *s)
 		size_t pending = BIO_ctrl_pending(s->wbio);
 		if (pending == 0)
 			return 0;
-		if (s->out_len + pending > s->out_cap) {
-			size_t cap = s->out_cap ? s->out_cap : OUT_INITIAL;
-			while (cap < s->out_len + pending)
-				cap *= 2;
-			if (cap > OUT_MAX)
-				return -ENOBUFS;
-			uint8_t *n = realloc(s->out, cap);
-			if (!n)
-				return -ENOMEM;
-			s->out = n;
-			s->out_cap = cap;
-		}
+		int rc = reserve(&s->out, s->out_len, &s->out_cap, pending);
+		if (rc < 0)
+			return rc;
 		int r = BIO_read(s->wbio, s->out + s->out_len, (int)pending);
 		if (r <= 0)
 			return 0;
@@ -546,40 +556,18 @@ int tls_stream_write(struct tls_stream *s, const uint8_t *p, size_t len)
 {
 	if (s->closing)
 		return -EPIPE;
-	if (s->ssl) {
-		/* gathered, and sealed at the end of the callback (or a record's worth) */
-		if (s->pend_len + len > s->pend_cap) {
-			size_t cap = s->pend_cap ? s->pend_cap : OUT_INITIAL;
-			while (cap < s->pend_len + len)
-				cap *= 2;
-			uint8_t *n = cap <= OUT_MAX ? realloc(s->pend, cap) : NULL;
-			if (!n) {
-				s->peer_eof = true;
-				return -ENOBUFS;
-			}
-			s->pend = n;
-			s->pend_cap = cap;
-		}
-		memcpy(s->pend + s->pend_len, p, len);
-		s->pend_len += len;
-		if (s->pend_len >= PEND_SEAL && seal_pending(s) < 0)
-			return s->peer_eof ? -EPROTO : -ENOBUFS;
-	} else {
-		if (s->out_len + len > s->out_cap) {
-			size_t cap = s->out_cap ? s->out_cap : OUT_INITIAL;
-			while (cap < s->out_len + len)
-				cap *= 2;
-			uint8_t *n = cap <= OUT_MAX ? realloc(s->out, cap) : NULL;
-			if (!n) {
-				s->peer_eof = true;
-				return -ENOBUFS;
-			}
-			s->out = n;
-			s->out_cap = cap;
-		}
-		memcpy(s->out + s->out_len, p, len);
-		s->out_len += len;
+	/* with TLS, gathered and sealed at the end of the callback (or a
+	 * record's worth); without, it is already what goes on the wire */
+	uint8_t **buf = s->ssl ? &s->pend : &s->out;
+	size_t *used = s->ssl ? &s->pend_len : &s->out_len;
+	if (reserve(buf, *used, s->ssl ? &s->pend_cap : &s->out_cap, len) < 0) {
+		s->peer_eof = true;
+		return -ENOBUFS;
 	}
+	memcpy(*buf + *used, p, len);
+	*used += len;
+	if (s->ssl && s->pend_len >= PEND_SEAL && seal_pending(s) < 0)
+		return s->peer_eof ? -EPROTO : -ENOBUFS;
 	if (s->in_callback == 0)
 		tls_stream_flush(s);
 	return 0;
