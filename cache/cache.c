@@ -655,6 +655,7 @@ static int read_entry(struct cache *c, const uint8_t *name, uint16_t type, uint6
 			ref->snapshot = mdb_txn_id(txn);
 			ref->expire_s = expire_at_s;
 			ref->shard = i;
+			ref->bucket = gen_bucket(&s->gen, key, (size_t)len);
 			ref->slot = (uint32_t)(slot - s->recency);
 			ref->touched = touch_slot(s, slot);
 		} else {
@@ -678,26 +679,19 @@ int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t
 	return read_entry(c, name, type, now_s, false, 0, fn, ctx, ref);
 }
 
-/* LMDB gives every committed write transaction of an environment the next id,
- * and a read snapshot the id of the last commit it sees: while the last
- * commit's id is the snapshot's, the bytes are the same (a replaced shard is a
- * new environment only at cache_open). The id is read from the meta pages, with
- * no read transaction: a commit racing with the check is seen or not, as a read
- * just before it would have. */
-uint64_t cache_shard_commit(struct cache *c, unsigned shard)
+/* The entry was read in the snapshot of transaction ref->snapshot. A later
+ * write transaction that put or deleted a key of the entry's bucket has left
+ * its id there before its commit (cache/gen.h says why that order, and why a
+ * writer killed at any point leaves nothing stale); while the bucket holds no
+ * id above the snapshot, the bytes are the same. One shared load, no read
+ * transaction: a commit racing with the check is seen or not, as a read just
+ * before it would have. Writes to other buckets of the shard do not matter. */
+bool cache_ref_current(struct cache *c, struct cache_ref *ref)
 {
-	MDB_envinfo info;
-	if (shard >= c->n_shards || mdb_env_info(c->shards[shard].env, &info) != 0)
-		return 0;
-	return info.me_last_txnid;
-}
-
-bool cache_ref_current_at(struct cache *c, struct cache_ref *ref, uint64_t commit)
-{
-	if (ref->shard >= c->n_shards || commit == 0 || commit != ref->snapshot)
+	if (ref->shard >= c->n_shards)
 		return false;
 	struct shard *s = &c->shards[ref->shard];
-	if (ref->slot > s->recency_mask)
+	if (!gen_unchanged(&s->gen, ref->bucket, ref->snapshot) || ref->slot > s->recency_mask)
 		return false;
 	/* A slot marked in the current epoch keeps it until the epoch moves on
 	 * (reads only store the current epoch; eviction only ages older slots):
@@ -705,11 +699,6 @@ bool cache_ref_current_at(struct cache *c, struct cache_ref *ref, uint64_t commi
 	if (atomic_load_explicit(&s->epoch, memory_order_relaxed) != ref->touched)
 		ref->touched = touch_slot(s, &s->recency[ref->slot]);
 	return true;
-}
-
-bool cache_ref_current(struct cache *c, struct cache_ref *ref)
-{
-	return cache_ref_current_at(c, ref, cache_shard_commit(c, ref->shard));
 }
 
 int cache_read_stale(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,

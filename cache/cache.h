@@ -174,6 +174,7 @@ struct cache_ref {
 	uint64_t expire_s;  /* its absolute expiry (wall clock) */
 	uint32_t shard;
 	uint32_t slot;      /* its recency slot */
+	uint32_t bucket;    /* its bucket of write generations (cache/gen.h) */
 	uint8_t touched;    /* the recency epoch cache_ref_current() last marked it in */
 };
 
@@ -182,20 +183,16 @@ struct cache_ref {
 int cache_read_ref(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		   cache_read_fn fn, void *ctx, struct cache_ref *ref);
 /** Whether a read of @ref's entry now would find exactly what
- * cache_read_ref() found: true when its shard has committed no write since
- * (in this process or another). Then the entry is marked as read for
+ * cache_read_ref() found: true when no write since (in this process or
+ * another) has put or deleted a key that shares the entry's bucket of write
+ * generations (some 64K per shard, by a hash of the key): writes to other
+ * names of the shard leave it current. Then the entry is marked as read for
  * eviction, as a read marks it. It takes no read snapshot (a hold has no
- * effect on it).
+ * effect on it): one load from the shared generations.
  * Expiry is the caller's to check against ref->expire_s: the TTL left at
  * @now_s is min(expire_s - now_s, the TTL it was stored with), as
  * cache_read() gives it. No allocation, no lock. */
 bool cache_ref_current(struct cache *c, struct cache_ref *ref);
-/** The id of the last write committed to shard @shard by any process (what
- * cache_ref_current() compares with), or 0 if it cannot be read. */
-uint64_t cache_shard_commit(struct cache *c, unsigned shard);
-/** cache_ref_current() against @commit, a cache_shard_commit() of @ref's shard
- * taken a moment before (say, once for a batch of lookups, as a hold would). */
-bool cache_ref_current_at(struct cache *c, struct cache_ref *ref, uint64_t commit);
 
 /** cache_read(), but an entry that expired at most @stale_s seconds before
  * @now_s is passed too, with e->stale set and e->ttl_s 0 (RFC 8767: the caller

@@ -10,14 +10,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* FORMAT: cache-key, cache-entry, cache-payload, cache-meta: bump on any change
+/* FORMAT: cache-key, cache-entry, cache-payload, cache-meta, cache-gen: bump on any change
  * to them. Stored in every environment's "meta" DB (a mismatch recreates the
  * cache) and as the first byte of every entry (an entry of another format is
  * never misread).
  * 1: one environment. 2: shards, a "cuts" DB, a 20-byte entry header.
  * 3: each shard in LMDB's unnamed DB, split by a space byte.
- * 4: the verdict's byte holds its reason too (why, for the EDE of a hit). */
-#define CACHE_FORMAT 4
+ * 4: the verdict's byte holds its reason too (why, for the EDE of a hit).
+ * 5: the write generations of each shard (cache/gen.h, FORMAT: cache-gen), which
+ *    every writer must keep: a process of format 4 or below would not. */
+#define CACHE_FORMAT 5
 
 /* FORMAT: cache-entry: the header's size; the payload follows it. */
 #define ENTRY_HDR_LEN 20

@@ -3,6 +3,7 @@
  * (cache.c for the layout, shard.c for shards) decide what to do with a
  * damaged one: remove it and start empty. */
 #include "cache/env.h"
+#include "cache/gen.h"
 #include "cache/key.h"
 #include "base/err.h"
 #include "base/log.h"
@@ -61,7 +62,8 @@ static int file_path(char out[PATH_MAX], const char *dir, const char *file)
 
 int env_remove(const char *dir)
 {
-	static const char *const files[] = { "data.mdb", "lock.mdb" };
+	/* and the write generations that belong to the environment (cache/gen) */
+	static const char *const files[] = { "data.mdb", "lock.mdb", GEN_FILE };
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		char path[PATH_MAX];
 		int rc = file_path(path, dir, files[i]);

@@ -26,6 +26,6 @@ int env_open(MDB_env **out, const char *dir, size_t map_bytes, unsigned max_dbs,
  * damaged, else the error as -errno (logged). */
 int env_failure(int rc, const char *dir, const char **why);
 
-/** Delete the environment's files in @dir (only those: the directory may hold
- * others). Returns 0 or -errno. */
+/** Delete the environment's files in @dir, and the write generations that go
+ * with them (only those: the directory may hold others). Returns 0 or -errno. */
 int env_remove(const char *dir);

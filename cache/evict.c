@@ -156,6 +156,8 @@ int evict_run(struct shard *s, MDB_txn *txn, uint64_t now_s, size_t window, size
 		if (!dead && min_age > 0)
 			age = age_of(s, &k, epoch);
 		if (dead || (min_age > 0 && age >= min_age)) {
+			/* before the delete, while the key is still there to hash */
+			gen_bump(&s->gen, k.mv_data, k.mv_size, mdb_txn_id(txn));
 			rc = mdb_cursor_del(cur, 0);
 			if (rc)
 				break;

@@ -22,7 +22,7 @@
 /* FORMAT: cache-meta: the shard's records, in KEY_SPACE_META (FORMAT: cache-key) */
 #define META_FORMAT_KEY "\0format"
 #define META_SHARD_KEY "\0shard"
-#define META_RECORDS 2
+#define META_RECORDS 3 /* with the epoch of the write generations (cache/gen.c) */
 
 /* Eviction starts above the high-water mark and frees a share of the map. The
  * gap to the end of the map is room for copy-on-write: a transaction writes
@@ -205,12 +205,25 @@ static int shard_env_open(struct shard *s, const char *dir, size_t map_bytes,
 	rc = mdb_dbi_open(txn, NULL, 0, &s->dbi);
 	if (rc == 0)
 		rc = meta_check(s, txn, id, why);
+	/* the write generations, checked and if need be reset under the writer
+	 * lock, committed with the epoch record */
+	if (rc == 0) {
+		uint64_t seed = hash_sip(id->secret, "gen", 3, 1, 3);
+		int grc = gen_open(&s->gen, dir, map_bytes, seed, txn, s->dbi);
+		if (grc) {
+			mdb_txn_abort(txn);
+			mdb_env_close(s->env);
+			s->env = NULL;
+			return grc;
+		}
+	}
 	if (rc == 0)
-		rc = mdb_txn_commit(txn);
+		rc = shard_commit(txn);
 	else
 		mdb_txn_abort(txn);
 	if (rc == 0)
 		return 0;
+	gen_close(&s->gen);
 fail_env:
 	if (rc != TERN_EMALFORMED)
 		rc = env_failure(rc, dir, why);
@@ -281,6 +294,7 @@ void shard_close(struct shard *s)
 		mdb_env_close(s->env);
 	if (s->recency)
 		munmap(s->recency, s->recency_max);
+	gen_close(&s->gen);
 	s->env = NULL;
 	s->recency = NULL;
 }
@@ -391,7 +405,7 @@ static int evict_txn(struct shard *s, uint64_t now_s, size_t pages, size_t used)
 			rc = evict_run(s, txn, now_s, window, need - freed_total, min_ages[phase],
 				       &n_deleted, &freed, &looked, &looked_bytes);
 			if (rc == 0)
-				rc = mdb_txn_commit(txn);
+				rc = shard_commit(txn);
 			else
 				mdb_txn_abort(txn);
 			if (rc == MDB_MAP_FULL && ++n_full < 3) {
@@ -469,6 +483,7 @@ static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_
 		if (rc && rc != MDB_NOTFOUND)
 			goto fail_abort;
 		v.mv_size = entry_size(&p->entry);
+		gen_bump(&s->gen, kbuf, (size_t)klen, mdb_txn_id(txn));
 		rc = mdb_put(txn, s->dbi, &k, &v, MDB_RESERVE);
 		if (rc)
 			goto fail_abort;
@@ -488,7 +503,7 @@ static int stash_txn(struct shard *s, const struct cache_put *puts, const uint8_
 	MDB_stat st;
 	if (mdb_stat(txn, s->dbi, &st) == 0)
 		recency_grow(s, st.ms_entries);
-	return mdb_txn_commit(txn);
+	return shard_commit(txn);
 
 fail_abort:
 	mdb_txn_abort(txn);
@@ -549,7 +564,7 @@ int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *wh
 /* ---- removing, counting ------------------------------------------------ */
 
 /* Delete the keys of @space that start with the label prefix @prefix. */
-static int remove_space(MDB_txn *txn, MDB_dbi dbi, uint8_t space, const uint8_t *prefix,
+static int remove_space(struct shard *s, MDB_txn *txn, uint8_t space, const uint8_t *prefix,
 			size_t len, long *n)
 {
 	uint8_t key[KEY_DB_MAX];
@@ -557,13 +572,14 @@ static int remove_space(MDB_txn *txn, MDB_dbi dbi, uint8_t space, const uint8_t 
 	memcpy(key + 1, prefix, len);
 	len++;
 	MDB_cursor *cur;
-	int rc = mdb_cursor_open(txn, dbi, &cur);
+	int rc = mdb_cursor_open(txn, s->dbi, &cur);
 	if (rc)
 		return rc;
 	/* FORMAT: cache-key: the keys at (and below) a name are one range */
 	MDB_val k = { len, key }, v;
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, key, len) == 0) {
+		gen_bump(&s->gen, k.mv_data, k.mv_size, mdb_txn_id(txn));
 		rc = mdb_cursor_del(cur, 0);
 		if (rc)
 			break;
@@ -581,14 +597,14 @@ long shard_remove(struct shard *s, const uint8_t *prefix, size_t len)
 	int rc = mdb_txn_begin(s->env, NULL, 0, &txn);
 	if (rc)
 		return shard_err(s, rc);
-	rc = remove_space(txn, s->dbi, KEY_SPACE_CUTS, prefix, len, &n);
+	rc = remove_space(s, txn, KEY_SPACE_CUTS, prefix, len, &n);
 	if (rc == 0)
-		rc = remove_space(txn, s->dbi, KEY_SPACE_RRSETS, prefix, len, &n);
+		rc = remove_space(s, txn, KEY_SPACE_RRSETS, prefix, len, &n);
 	if (rc) {
 		mdb_txn_abort(txn);
 		return shard_err(s, rc);
 	}
-	rc = mdb_txn_commit(txn);
+	rc = shard_commit(txn);
 	return rc ? shard_err(s, rc) : n;
 }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "cache/cache.h"
+#include "cache/gen.h"
 #include "cache/hash.h"
 #include "cache/key.h"
 
@@ -35,6 +36,7 @@ struct shard {
 	size_t page_bytes;
 	uint32_t stale_s;     /* struct cache_opts */
 	uint64_t recency_seed;
+	struct gen gen; /* write generations per key bucket, shared (cache/gen) */
 	/* Recency, approximate and in process memory only: one 8-bit epoch per
 	 * slot, the slot picked by hash_fast() of the key. A read stores the
 	 * current epoch in its slot, and only when the slot holds another one, so
@@ -95,6 +97,14 @@ int shard_stash(struct shard *s, const struct cache_put *puts, const uint8_t *wh
  * prefix @prefix (@len bytes), in every entry space. Returns the count, or a
  * negative error. */
 long shard_remove(struct shard *s, const uint8_t *prefix, size_t len);
+
+/** Commit the write transaction @txn of a shard: every gen_bump() of it is
+ * made visible before the commit is (cache/gen.h). Returns an LMDB code. */
+static inline int shard_commit(MDB_txn *txn)
+{
+	atomic_thread_fence(memory_order_release);
+	return mdb_txn_commit(txn);
+}
 
 /** Entries stored in the shard, seen through the read transaction @txn. */
 size_t shard_count(struct shard *s, MDB_txn *txn);

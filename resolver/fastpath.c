@@ -59,12 +59,14 @@ static inline void put32(uint8_t *p, uint32_t v)
  * A hit costs a lookup in LMDB (key encoding, shard hash, B-tree descent: some
  * 2,000 instructions, three quarters of the fast path). The memo keeps, per
  * worker, the answer records last built for a question, with the cache_ref of
- * the entry they came from: while that entry's shard has had no write
- * (cache_ref_current: one compare against the batch's snapshot), the records
- * are those a read would give, and only the TTLs move (counted down here as
- * the cache counts them). Any write to the shard, by any thread or process,
- * sends the next query back to LMDB, which refills the memo. The memo is a
- * copy of what the cache says, never more: no answer comes from it that the
+ * the entry they came from: while no write since the read has touched that
+ * entry's bucket of write generations (cache_ref_current: one load from the
+ * shard's shared generations, cache/gen.h), the records are those a read
+ * would give, and only the TTLs move (counted down here as the cache counts
+ * them). A write to the name, by any thread or process, or to a name that
+ * shares its bucket (one in some 64K of the shard), sends the next query back
+ * to LMDB, which refills the memo; writes to other names do not. The memo is
+ * a copy of what the cache says, never more: no answer comes from it that the
  * cache would not give at that moment.
  * Sets of MEMO_WAYS slots, picked by a seeded multiplicative hash of the
  * lowercased name and type; the sets' tags sit apart from the slots, four to a
@@ -99,12 +101,8 @@ _Static_assert(sizeof(struct memo_set) == 64, "a memo set is one cache line");
 
 struct fp_memo {
 	uint64_t seed;
-	/* the batch: its number, whether it holds cache snapshots, and each
-	 * shard's last commit id as read first in the batch */
-	uint64_t batch;
+	/* whether the batch holds cache snapshots */
 	bool held;
-	uint64_t commit_batch[CACHE_SHARDS_MAX];
-	uint64_t commit[CACHE_SHARDS_MAX];
 	/* the last client address the ACL allowed (the config never changes) */
 	sa_family_t allowed_family;
 	uint8_t allowed_addr[16];
@@ -496,25 +494,9 @@ void fastpath_parse(struct worker *w, const uint8_t *q, size_t q_len, struct fp_
 		__builtin_prefetch(&m->set[memo_set_of(fq->tag)]);
 }
 
-/* Whether @s still holds what the cache holds: its shard's last commit,
- * read once per batch (as a hold takes one snapshot per batch). */
-static bool memo_current(struct worker *w, struct fp_memo *m, struct memo_slot *s)
-{
-	uint32_t shard = s->ref.shard;
-	if (shard >= CACHE_SHARDS_MAX)
-		return false;
-	if (m->commit_batch[shard] != m->batch) {
-		m->commit[shard] = cache_shard_commit(w->cache, shard);
-		m->commit_batch[shard] = m->batch;
-	}
-	return cache_ref_current_at(w->cache, &s->ref, m->commit[shard]);
-}
-
 void fastpath_batch_begin(struct worker *w)
 {
-	struct fp_memo *m = memo_of(w);
-	if (m)
-		m->batch++;
+	(void)w; /* nothing per batch: memo slots are checked one by one */
 }
 
 void fastpath_batch_end(struct worker *w)
@@ -561,7 +543,8 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 	uint16_t qtype = fq->qtype;
 	const uint64_t *lname = fq->lname;
 	struct memo_slot *s = m ? memo_find(m, fq->tag, lname, fq->name_len, qtype) : NULL;
-	if (s && s->ref.expire_s > now_s && memo_current(w, m, s)) {
+	bool memo = s && s->ref.expire_s > now_s && cache_ref_current(w->cache, &s->ref);
+	if (memo) {
 		if (!build_memo(&c, s, now_s))
 			return 0;
 	} else {
@@ -577,6 +560,7 @@ size_t fastpath_answer(struct worker *w, const uint8_t *q, size_t q_len, const s
 	if (policy && policy_fast_query(w, q, q_len, peer) != POLICY_FAST_PASS)
 		return 0;
 	w->stats.cache_hits++;
+	w->stats.memo_hits += memo;
 	w->stats.answers++;
 	if (cfg->prefetch && resolution_wants_prefetch(c.ttl_s, c.orig_ttl_s))
 		resolution_prefetch(w, q + DNS_HDR_LEN, qtype);

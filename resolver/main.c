@@ -3,6 +3,7 @@
  * blocked in every thread and taken here with sigwait(), so no handler runs in
  * the middle of a worker's work. */
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,10 +100,21 @@ int main(int argc, char **argv)
 stop:
 	for (int i = 0; i < n_started; i++)
 		worker_stop(&workers[i]);
+	struct worker_stats total = { 0 };
 	for (int i = 0; i < n_started; i++) {
 		worker_join(&workers[i]);
+		const struct worker_stats *st = &workers[i].stats;
+		total.answers += st->answers;
+		total.cache_hits += st->cache_hits;
+		total.memo_hits += st->memo_hits;
+		total.cache_misses += st->cache_misses;
 		worker_free(&workers[i]);
 	}
+	/* counts only, never a name */
+	if (n_started)
+		log_info("stats: %" PRIu64 " answers, %" PRIu64 " cache hits (%" PRIu64
+			 " from the memo), %" PRIu64 " misses",
+			 total.answers, total.cache_hits, total.memo_hits, total.cache_misses);
 out:
 	free(workers);
 	cache_close(cache);

@@ -27,6 +27,7 @@ struct upstream_io;
 struct worker_stats {
 	uint64_t queries_udp, queries_tcp, answers, formerr, refused, servfail;
 	uint64_t cache_hits, cache_misses, upstream_queries, upstream_timeouts, prefetches, stale_answers;
+	uint64_t memo_hits; /* cache hits answered from the fast path's memo (resolver/fastpath.c) */
 };
 
 struct worker {
