@@ -791,24 +791,29 @@ static const uint8_t *thread_name(uint8_t out[256], unsigned i)
 }
 
 /* Every RRset the writer stores at round r is 4 bytes equal to (uint8_t)r. */
+/* One batch: every thread name, its rdata four bytes of @round. */
+static int write_round(struct cache *c, int round)
+{
+	uint8_t names[THREAD_NAMES][256];
+	struct payload p[THREAD_NAMES];
+	struct cache_put puts[THREAD_NAMES];
+	for (unsigned i = 0; i < THREAD_NAMES; i++) {
+		uint8_t rd[4];
+		memset(rd, round, sizeof(rd));
+		p[i].len = 0;
+		payload_add(&p[i], rd, sizeof(rd));
+		puts[i] = (struct cache_put){ .name = thread_name(names[i], i), .type = 1,
+					      .entry = rrset(&p[i], 1, 0, RANK_ANSWER, 300) };
+	}
+	return cache_stash_many(c, puts, THREAD_NAMES, NOW);
+}
+
 static void *writer_main(void *arg)
 {
 	struct shared *sh = arg;
-	for (int round = 1; round <= WRITER_ROUNDS; round++) {
-		uint8_t names[THREAD_NAMES][256];
-		struct payload p[THREAD_NAMES];
-		struct cache_put puts[THREAD_NAMES];
-		for (unsigned i = 0; i < THREAD_NAMES; i++) {
-			uint8_t rd[4];
-			memset(rd, round, sizeof(rd));
-			p[i].len = 0;
-			payload_add(&p[i], rd, sizeof(rd));
-			puts[i] = (struct cache_put){ .name = thread_name(names[i], i), .type = 1,
-						      .entry = rrset(&p[i], 1, 0, RANK_ANSWER, 300) };
-		}
-		if (cache_stash_many(sh->c, puts, THREAD_NAMES, NOW) != 0)
+	for (int round = 1; round <= WRITER_ROUNDS; round++)
+		if (write_round(sh->c, round) != 0)
 			atomic_fetch_add(&sh->n_bad, 1);
-	}
 	atomic_store(&sh->done, true);
 	return NULL;
 }
@@ -872,12 +877,17 @@ static void run_readers_and_writer(struct fixture *f, bool zero_copy, int n_read
 	assert_int_equal(atomic_load(&sh.n_bad), 0);
 	assert_true(atomic_load(&sh.n_found) > 0);
 	assert_int_equal(cache_count(f->c), THREAD_NAMES);
-	/* the last round won everywhere */
+	/* A reader descheduled while it holds a snapshot keeps LMDB from
+	 * reusing the pages freed since, so on a loaded machine a small map can
+	 * fill during the rounds and a put is dropped (the cache's rule when full:
+	 * the older entry stays, still valid for its TTL). With no reader left, a
+	 * write replaces every name. */
+	assert_int_equal(write_round(f->c, WRITER_ROUNDS + 1), 0);
 	for (unsigned i = 0; i < THREAD_NAMES; i++) {
 		uint8_t n[256];
 		struct cache_entry e;
 		assert_int_equal(cache_find(f->c, thread_name(n, i), 1, NOW, f->a, &e), 0);
-		assert_int_equal(e.data[2], (uint8_t)WRITER_ROUNDS);
+		assert_int_equal(e.data[2], (uint8_t)(WRITER_ROUNDS + 1));
 	}
 }
 
