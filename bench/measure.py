@@ -286,6 +286,10 @@ def cold(server, datafile, n_rrsets, prefix, exclude, simnet_pids, cpu, outdir, 
         queries = cap.queries
     finally:
         cap.stop()
+    # every upstream query, one a line, for diffing resolvers (bench/README.md)
+    with open(os.path.join(outdir, server.name + "-cold-upstream.txt"), "a") as f:
+        f.write("".join("%s %s %s %s\n" % (q.qname, q.qtype, q.dst, q.proto) for q in queries))
+        f.write("--\n")
     by_type = {}
     for q in queries:
         by_type[q.qtype] = by_type.get(q.qtype, 0) + 1

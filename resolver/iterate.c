@@ -252,6 +252,39 @@ static enum find_cut find_cut(struct resolution *r)
 	return CUT_NEED_PRIMING;
 }
 
+/* Is @r the address of a name server, asked for by parent resolutions only?
+ * No client waits on it: a client asking the same question gets the
+ * authoritative answer (RFC 2181 5.4.1), never glue. */
+static bool is_addr_fetch(const struct resolution *r)
+{
+	if (r->depth == 0 || (r->qtype != TYPE_A && r->qtype != TYPE_AAAA) ||
+	    !name_equal(r->sname, r->qname) || !r->waiters)
+		return false;
+	for (const struct waiter *wt = r->waiters; wt; wt = wt->next)
+		if (wt->req)
+			return false;
+	return true;
+}
+
+/* For an NS-address fetch: the address the cache holds for the name at any
+ * rank, glue included, is what a parent reading its cut would use (it reads
+ * the cache the same way, refresh_addrs()): end with it, no query for it. */
+static bool addr_fetch_from_cache(struct resolution *r)
+{
+	if (!is_addr_fetch(r))
+		return false;
+	struct cache_entry e;
+	if (cache_find(r->w->cache, r->sname, r->qtype, clock_wall_s(), r->arena, &e) != 0 ||
+	    e.kind != CACHE_RRSET || e.n_rdata == 0)
+		return false;
+	struct rrset *s = rrset_from_entry(r->arena, r->sname, r->qtype, &e);
+	if (!s)
+		return false;
+	rrset_append(&r->result.answer, s);
+	r->result.rcode = RCODE_NOERROR;
+	return true;
+}
+
 /* Start sub-resolutions for the addresses of servers that have none. */
 static int fetch_addrs(struct resolution *r)
 {
@@ -445,7 +478,13 @@ static struct rrset *find_referral(struct resolution *r, struct rrset *auth, con
 	return NULL;
 }
 
-enum reply_outcome { REPLY_DONE, REPLY_NEXT_STATE, REPLY_BAD_SERVER, REPLY_FAIL };
+enum reply_outcome {
+	REPLY_DONE,
+	REPLY_GLUE, /* an NS-address fetch ends with the referral's glue */
+	REPLY_NEXT_STATE,
+	REPLY_BAD_SERVER,
+	REPLY_FAIL,
+};
 
 /* Addresses in the additional section for the names in @ns's RDATA, in the
  * bailiwick of the zone we asked (RFC 5452 6: nothing else is believed). */
@@ -516,6 +555,10 @@ static enum reply_outcome take_referral(struct resolution *r, const struct msg *
 	}
 	cut_entered(r);
 	r->istate = ITER_ADDRS;
+	/* the referral to the zone of a name server's name brought its address:
+	 * asking that zone for it again would be one query more for the same */
+	if (addr_fetch_from_cache(r))
+		return REPLY_GLUE;
 	return REPLY_NEXT_STATE;
 }
 
@@ -715,6 +758,10 @@ enum step iterate_run(struct resolution *r)
 				return fail(r, EDE_OTHER, "CNAME chain too long");
 			if (o == LOOKUP_NOMEM)
 				return fail(r, EDE_OTHER, "out of memory");
+			if (addr_fetch_from_cache(r)) {
+				r->istate = ITER_DONE;
+				return STEP_ANSWER; /* glue: nothing to validate (see REPLY_GLUE) */
+			}
 			r->istate = ITER_FIND_CUT;
 			break;
 		}
@@ -825,6 +872,12 @@ enum step iterate_run(struct resolution *r)
 			case REPLY_DONE:
 				r->istate = ITER_DONE;
 				return STEP_NEXT;
+			case REPLY_GLUE:
+				/* addresses of servers are not validated (the parent reads
+				 * them from the cache, as it reads the glue of its cut): the
+				 * resolution ends here, before the validate stage */
+				r->istate = ITER_DONE;
+				return STEP_ANSWER;
 			case REPLY_NEXT_STATE:
 				break;
 			case REPLY_BAD_SERVER:

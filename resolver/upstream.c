@@ -315,15 +315,22 @@ static int send_tcp(struct upstream_io *io, struct upstream_query *uq)
 			      tcp_connected);
 }
 
-/* An identical UDP query in flight that @r may wait on instead of sending
- * its own, with the address it was sent to among r's servers; or NULL. */
+/* A UDP query in flight that @r may wait on instead of sending its own, with
+ * the address it was sent to among r's servers; or NULL. The same QNAME at the
+ * same cut is enough, whatever the QTYPE (an identical one is preferred): the
+ * reply says as much about where the next cut is (a referral, or NXDOMAIN) for
+ * any type, and that is what a minimised query asks, and what a full query
+ * needs first when the name turns out to be a cut. Iterate reads the reply as
+ * the answer to a minimised query when its type is not r's (classify()). */
 static struct upstream_io *share_find(struct worker *w, struct resolution *r, uint32_t hash,
 				      uint64_t now, struct server_addr **target)
 {
 	struct upstream_query *uq = &r->uq;
+	struct upstream_io *other = NULL;
+	struct server_addr *other_target = NULL;
 	for (struct upstream_io *io = w->upstream_shared[hash % UPSTREAM_SHARE_BUCKETS]; io;
 	     io = io->share_next) {
-		if (io->hash != hash || io->qtype != uq->qtype || !io->rs ||
+		if (io->hash != hash || !io->rs || (other && io->qtype != uq->qtype) ||
 		    !name_equal(io->qname, uq->qname) || !name_equal(io->zone, r->cut.zone))
 			continue;
 		/* no wait may outlast what r would have waited on its own */
@@ -337,14 +344,38 @@ static struct upstream_io *share_find(struct worker *w, struct resolution *r, ui
 				/* one r would have asked itself: not given up, not asked too often */
 				if (a->broken || (a != uq->target && a->tries >= ADDR_TRIES_MAX))
 					continue;
-				if (a->len == lq->len && memcmp(&a->ss, &lq->ss, a->len) == 0) {
+				if (a->len != lq->len || memcmp(&a->ss, &lq->ss, a->len) != 0)
+					continue;
+				if (io->qtype == uq->qtype) {
 					*target = a;
 					return io;
 				}
+				/* DS is answered by the parent side of a cut, never with a
+				 * referral: its reply says nothing about a cut at the name */
+				if (io->qtype == TYPE_DS || uq->qtype == TYPE_DS)
+					continue;
+				other = io;
+				other_target = a;
 			}
 		}
 	}
-	return NULL;
+	*target = other_target;
+	return other;
+}
+
+/* r waits on @io's question instead of its own: from now on uq says what was
+ * asked, so that the reply is read (and, if truncated, asked again over TCP)
+ * as the answer to that question. Only the type differs: the QNAME is r's. */
+static void share_take_question(struct upstream_query *uq, const struct upstream_io *io)
+{
+	if (io->qtype == uq->qtype)
+		return;
+	uq->qtype = io->qtype;
+	size_t off = DNS_HDR_LEN + name_len(uq->qname);
+	if (off + 2 <= uq->wire_len) {
+		uq->wire[off] = (uint8_t)(io->qtype >> 8);
+		uq->wire[off + 1] = (uint8_t)io->qtype;
+	}
 }
 
 int upstream_send(struct worker *w, struct resolution *r)
@@ -363,6 +394,7 @@ int upstream_send(struct worker *w, struct resolution *r)
 			if (uq->target != target)
 				target->tries++;
 			uq->target = target;
+			share_take_question(uq, io);
 			memcpy(&uq->ss, &io->rs->uq.ss, io->rs->uq.len);
 			uq->len = io->rs->uq.len;
 			uq->sent_ms = io->rs->uq.sent_ms;
