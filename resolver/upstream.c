@@ -49,6 +49,7 @@ struct upstream_io {
 	uint16_t id, qtype;
 	uint8_t qname[NAME_MAX_WIRE];
 	uint8_t zone[NAME_MAX_WIRE];    /* the cut asked */
+	bool probe;                     /* a minimised query (RFC 9156), not a resolution's own */
 	int open_handles;
 	uint8_t prefix[2];
 	struct stream_buf *sbuf; /* TCP only */
@@ -315,17 +316,27 @@ static int send_tcp(struct upstream_io *io, struct upstream_query *uq)
 			      tcp_connected);
 }
 
+/* Is r's query a minimised one (RFC 9156), asked only to find the next cut? */
+static bool is_probe(const struct resolution *r)
+{
+	return r->uq.qtype != r->qtype || !name_equal(r->uq.qname, r->sname);
+}
+
 /* A UDP query in flight that @r may wait on instead of sending its own, with
- * the address it was sent to among r's servers; or NULL. The same QNAME at the
- * same cut is enough, whatever the QTYPE (an identical one is preferred): the
- * reply says as much about where the next cut is (a referral, or NXDOMAIN) for
- * any type, and that is what a minimised query asks, and what a full query
- * needs first when the name turns out to be a cut. Iterate reads the reply as
- * the answer to a minimised query when its type is not r's (classify()). */
+ * the address it was sent to among r's servers; or NULL. An identical one, or
+ * one for the same QNAME at the same cut with another QTYPE when either is a
+ * minimised probe: the reply says where the next cut is (a referral, or
+ * NXDOMAIN) whatever the type, and that is all a probe asks, and what a full
+ * query needs first when the name is a cut (when it is not, the full query is
+ * sent after the probe's reply: one round trip later, one query fewer when it
+ * is). Two full queries of different types are not held back for each other.
+ * Iterate reads the reply as that of a minimised query when its type is not
+ * r's (classify()). */
 static struct upstream_io *share_find(struct worker *w, struct resolution *r, uint32_t hash,
 				      uint64_t now, struct server_addr **target)
 {
 	struct upstream_query *uq = &r->uq;
+	bool probe = is_probe(r);
 	struct upstream_io *other = NULL;
 	struct server_addr *other_target = NULL;
 	for (struct upstream_io *io = w->upstream_shared[hash % UPSTREAM_SHARE_BUCKETS]; io;
@@ -352,7 +363,8 @@ static struct upstream_io *share_find(struct worker *w, struct resolution *r, ui
 				}
 				/* DS is answered by the parent side of a cut, never with a
 				 * referral: its reply says nothing about a cut at the name */
-				if (io->qtype == TYPE_DS || uq->qtype == TYPE_DS)
+				if (io->qtype == TYPE_DS || uq->qtype == TYPE_DS ||
+				    (!probe && !io->probe))
 					continue;
 				other = io;
 				other_target = a;
@@ -414,6 +426,7 @@ int upstream_send(struct worker *w, struct resolution *r)
 	io->qtype = uq->qtype;
 	memcpy(io->qname, uq->qname, name_len(uq->qname));
 	memcpy(io->zone, r->cut.zone, name_len(r->cut.zone));
+	io->probe = is_probe(r);
 	io->hash = hash;
 	uv_timer_init(&w->loop, &io->timer);
 	io->timer.data = io;
