@@ -287,7 +287,8 @@ def cold(server, datafile, n_rrsets, prefix, exclude, simnet_pids, cpu, outdir, 
     finally:
         cap.stop()
     # every upstream query, one a line, for diffing resolvers (bench/README.md)
-    with open(os.path.join(outdir, server.name + "-cold-upstream.txt"), "a") as f:
+    tag = server.name + ("-cold-validating" if server.dnssec else "-cold")
+    with open(os.path.join(outdir, tag + "-upstream.txt"), "a") as f:
         f.write("".join("%s %s %s %s\n" % (q.qname, q.qtype, q.dst, q.proto) for q in queries))
         f.write("--\n")
     by_type = {}

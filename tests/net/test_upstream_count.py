@@ -16,6 +16,7 @@ import collections
 import socket
 import time
 
+import dns.flags
 import dns.message
 import dns.rcode
 import pytest
@@ -88,12 +89,12 @@ def test_ns_addresses_from_glue_when_validating(ternd, capture, simnet):
     assert [q for q in capture.queries if q.qname in ns] == []
 
 
-def send_together(port, questions, timeout_s=5):
+def send_together(port, questions, timeout_s=5, dnssec=False):
     """Send @questions [(name, type)] back to back from one socket (so that the
     resolver has them all before any upstream reply), then collect the replies."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
-        wires = [dns.message.make_query(n, t) for n, t in questions]
+        wires = [dns.message.make_query(n, t, want_dnssec=dnssec) for n, t in questions]
         msgs = {w.id: q for w, q in zip(wires, questions)}
         for w in wires:
             s.sendto(w.to_wire(), ("127.0.0.1", port))
@@ -133,3 +134,24 @@ def test_probe_and_full_question_for_one_name_ask_the_cut_once(ternd, capture, s
     assert at_tld == collections.Counter({z: 1 for z in zones}), capture.queries
     # and nothing else was asked twice either
     assert sum(sent(capture).values()) == 3 * len(zones), capture.queries
+
+
+@pytest.mark.parametrize("order", ["probe_first", "full_first"])
+def test_shared_probe_keeps_answers_validated(ternd, capture, simnet, order):
+    """Validation on: answers under signed zones, asked together as above, are
+    still secure (AD), and each zone's DNSKEY is asked for once."""
+    zones = [z.rstrip(".") for z, i in sorted(simnet.zones.items())
+             if z.startswith("zone") and z.endswith(".test.") and i["signed"]][:8]
+    t = ternd()
+    capture.clear()
+    for z in zones:
+        pair = [("www." + z, "A"), (z, "MX")]
+        if order == "full_first":
+            pair.reverse()
+        replies = send_together(t.port, pair, dnssec=True)
+        for q in pair:
+            r = replies.get(q)
+            assert r is not None and r.rcode() == dns.rcode.NOERROR, (q, r)
+            assert r.flags & dns.flags.AD, (q, r)
+    keys = collections.Counter(q.qname for q in capture.queries if q.qtype == "DNSKEY")
+    assert all(keys[z] == 1 for z in zones), keys
