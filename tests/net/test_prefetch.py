@@ -4,7 +4,6 @@ refreshed in the background, so a popular name never misses."""
 import time
 
 import dns.rcode
-import pytest
 
 NAME = "ttl5.ttl.test"   # TTL 5 s in the zone, raised to 10 s by --ttl-min
 
@@ -13,15 +12,26 @@ def upstream_for(cap, name):
     return [q for q in cap.queries if q.qname == name]
 
 
-@pytest.mark.xfail(strict=False, reason="TODO(#6): in the full suite on a loaded machine the "
-                   "refresh sometimes does not happen and the name misses after expiry; it "
-                   "passes alone. Not understood yet: kept visible, not hidden")
+# The prefetch's own budget in ternd (PREFETCH_TIMEOUT_MS, 4.5 s) and a margin:
+# the refresh is sent and stored well within it, however loaded the machine.
+REFRESH_WITHIN_S = 6
+
+
+def wait_for(what, timeout_s):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        got = what()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(0.1)
+
+
 def test_hit_near_expiry_refreshes_in_background(ternd, capture):
     t = ternd("--ttl-min", "10", "--dnssec", "no")  # fewer sub-queries: less timing noise
     first = t.query(NAME, "A")
     assert first.rcode() == dns.rcode.NOERROR
     assert first.answer[0].ttl == 10
-    start = time.monotonic()
+    start = time.monotonic()   # the record was stored before this: it expires within 10 s of it
     time.sleep(0.5)
     capture.clear()
     # Early in the TTL: a hit and nothing else.
@@ -36,19 +46,26 @@ def test_hit_near_expiry_refreshes_in_background(ternd, capture):
             break
         assert time.monotonic() - start < 10, "the TTL must count down to 1"
         time.sleep(0.2)
-    # The refresh itself is not asserted on the capture here: on a loaded
-    # machine it proved unreliable (TODO(#6): find out why the refresh query
-    # is sometimes not seen). What users rely on is checked below: after the
-    # original record has expired, the name is still a hit, with no query.
-    # After the original expiry the name is still a hit, with a fresh TTL.
-    time.sleep(max(0.0, 11.2 - (time.monotonic() - start)))
+    # The refresh goes upstream...
+    assert wait_for(lambda: upstream_for(capture, NAME), REFRESH_WITHIN_S), \
+        "a hit in the last tenth of the TTL must send a refresh upstream"
+    # ...and its answer replaces the record: the name is served with a TTL
+    # starting over, from the cache (no further query)
     capture.clear()
+    fresh = wait_for(lambda: [r for r in [t.query(NAME, "A")]
+                              if r.rcode() == dns.rcode.NOERROR and r.answer[0].ttl > 1],
+                     REFRESH_WITHIN_S)
+    assert fresh, "the refreshed record must be served"
+    # After the original expiry the name is still a hit: no query upstream.
+    time.sleep(max(0.0, 11.2 - (time.monotonic() - start)))
     after = t.query(NAME, "A")
     assert after.rcode() == dns.rcode.NOERROR
-    # the original record expired at 10 s: any hit now is the refreshed one
-    assert after.answer[0].ttl >= 1, "the refreshed record must be served"
+    assert after.answer[0].ttl >= 1
     time.sleep(0.2)
-    assert upstream_for(capture, NAME) == [], "a prefetched name must not miss"
+    if after.answer[0].ttl > 1:
+        # (at 1, the refreshed record is in its own last tenth, and would
+        # rightly be refreshed: only a machine stalled for seconds gets there)
+        assert upstream_for(capture, NAME) == [], "a prefetched name must not miss"
 
 
 def test_prefetch_can_be_turned_off(ternd, capture):
