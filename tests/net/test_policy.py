@@ -152,12 +152,13 @@ HOSTILE = {
 def test_hostile_script_fails_open(ternd, simnet, tmp_path, what):
     script = "function on_query(q)\n  do %s end\n  return tern.refuse()\nend\n" % HOSTILE[what]
     t = start_with(ternd, tmp_path, script, "--policy-timeout", "50")
-    t0 = time.monotonic()
+    # answered within the query's own timeout (a stub's patience, 5 s): no
+    # tighter wall-clock bound, which a loaded machine breaks; that the
+    # sandbox stopped the script by one of its limits is asserted below
     r = t.query(GOOD, "A")
     # fail-open: resolved as if there were no policy (not the script's refuse)
     assert r.rcode() == dns.rcode.NOERROR
     assert {rd.to_text() for rrs in r.answer for rd in rrs} == simnet.expected(GOOD, "A")
-    assert time.monotonic() - t0 < 3
     s = stats(t)
     assert s["calls"] >= 1
     assert s["errors"] + s["over budget"] + s["over time"] + s["over memory"] >= 1, s
@@ -257,17 +258,19 @@ end
     th = threading.Thread(target=spin)
     th.start()
     try:
-        worst = 0
+        # every other client is answered, each within the query's timeout
         for _ in range(20):
-            t0 = time.monotonic()
             assert t.query(GOOD, "A").rcode() == dns.rcode.NOERROR
-            worst = max(worst, time.monotonic() - t0)
-        # each spinning call takes its 20 ms deadline, no more
-        assert worst < 0.5
     finally:
         stop.set()
         th.join()
-    assert stats(t)["over time"] >= 1
+    # What bounds the stall is that each spinning call ends at its 20 ms
+    # deadline: stopped "over time", never by the huge instruction budget
+    # (seconds of CPU). Asserted on ternd's counts, not on the wall clock,
+    # which a loaded machine stretches at will.
+    s = stats(t)
+    assert s["over time"] >= 1, s
+    assert s["over budget"] == 0, s
 
 
 def test_bytecode_is_refused_at_load(ternd, simnet, tmp_path):
