@@ -5,6 +5,7 @@ every key for every signature spends 40 x 41 checks (~7 s) per answer; tern's
 work limits (resolver/dnssec.h) must answer SERVFAIL at once, and the one worker
 must keep serving everyone else meanwhile."""
 
+import os
 import threading
 import time
 
@@ -21,8 +22,18 @@ import pytest
 from conftest import ternd_binary, trust_anchor_args
 
 TRAP_NAMES = ["www.keytrap.test"] + ["k%d.keytrap.test" % i for i in range(1, 9)]
-BOUND_S = 2.0           # a KeyTrap answer, cold, chain of trust included
-OTHER_BOUND_S = 1.0     # any other client's answer meanwhile
+# ternd's CPU time, not the wall clock: a loaded machine stretches the wall
+# time of any answer, never the work done for it. A validator without limits
+# spends ~7 s of CPU per trapped answer.
+CPU_BOUND_S = 2.0       # all the KeyTrap answers, cold, chain of trust included
+OTHER_BOUND_S = 5.0     # any other client's answer meanwhile: within a stub's patience
+
+
+def cpu_s(t):
+    """CPU seconds (user and system) ternd has used so far."""
+    with open("/proc/%d/stat" % t.proc.pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @pytest.fixture(autouse=True)
@@ -68,18 +79,18 @@ def test_keytrap_answers_servfail_quickly_while_another_client_is_served(ternd):
     trapped = []
     try:
         time.sleep(0.05)
+        cpu0 = cpu_s(t)     # the other client's hits are in it too: a bound above
         for name in TRAP_NAMES:
-            t0 = time.monotonic()
             r = t.query(name, "A", dnssec=True)
-            trapped.append((name, r, time.monotonic() - t0))
+            trapped.append((name, r))
+        cpu = cpu_s(t) - cpu0
     finally:
         stop.set()
         th.join(30)
-    for name, r, secs in trapped:
+    for name, r in trapped:
         assert r.rcode() == dns.rcode.SERVFAIL, (name, r)
         assert [o.code for o in r.options if o.otype == dns.edns.OptionType.EDE] == [6], r
-        assert secs < BOUND_S, "%s took %.2f s" % (name, secs)
-    assert sum(s for _, _, s in trapped) < BOUND_S
+    assert cpu < CPU_BOUND_S, "the trapped answers took %.2f s of CPU" % cpu
     assert others and all(rc == dns.rcode.NOERROR for _, rc, _ in others), others
     slowest = max(others, key=lambda o: o[2])
     assert slowest[2] < OTHER_BOUND_S, "the other client waited %.2f s for %s" % (
@@ -97,12 +108,13 @@ def test_keytrap_in_parallel_from_many_clients_stays_bounded(ternd):
         results.append((name, r.rcode(), time.monotonic() - t0))
 
     threads = [threading.Thread(target=one, args=(n,)) for n in TRAP_NAMES]
-    t0 = time.monotonic()
+    cpu0 = cpu_s(t)
     for th in threads:
         th.start()
     for th in threads:
         th.join(30)
-    assert time.monotonic() - t0 < BOUND_S
+    cpu = cpu_s(t) - cpu0
+    assert cpu < CPU_BOUND_S, "the trapped answers took %.2f s of CPU" % cpu
     assert sorted(n for n, _, _ in results) == sorted(TRAP_NAMES)
     assert all(rc == dns.rcode.SERVFAIL for _, rc, _ in results), results
     r = t.query("www.zone001.test", "A", dnssec=True)
