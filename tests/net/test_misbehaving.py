@@ -72,10 +72,11 @@ def ede_codes(msg):
 @pytest.mark.parametrize("label", ["spoof-id", "spoof-addr", "wrong-question"])
 def test_forged_reply_is_ignored(tern, net, label):
     name = label + ".bad."
-    r, took = timed(tern.query, name, "A")
+    r = tern.query(name, "A")
     assert_answer(r, name, ANSWERS[name])
-    assert took < 1.0, "a forged reply must not cost a timeout (%.2f s)" % took
-    assert net.count(qname=name, under="bad.") >= 1
+    # a forged reply must not cost a timeout: one that did would show as the
+    # question sent again (counted, unlike the wall clock, which load stretches)
+    assert net.count(qname=name, under="bad.") == 1, net.asked()
     # and nothing forged went into the cache
     r = tern.query(name, "A")
     assert_answer(r, name, ANSWERS[name])
