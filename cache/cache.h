@@ -14,12 +14,13 @@ struct arena;
 struct cache;
 
 /* Trust of the data, RFC 2181 5.4.1: higher replaces lower, never the reverse
- * (unless the stored entry has expired). */
+ * (unless the stored entry has expired). Below RANK_AUTHORITY, data is never
+ * an answer to a client (resolver/lookup.c). */
 enum rank {
 	RANK_NONE = 0,
 	RANK_ADDITIONAL = 1, /* additional section, glue */
 	RANK_REFERRAL = 2,   /* authority section of a non-authoritative answer (referral) */
-	RANK_AUTHORITY = 3,  /* authority section of an authoritative answer */
+	RANK_AUTHORITY = 3,  /* authority section of an authoritative answer, answer without AA */
 	RANK_ANSWER = 4,     /* answer section of an authoritative answer */
 };
 

@@ -340,7 +340,8 @@ static int build_memo(struct fp_ctx *c, struct memo_slot *s, uint64_t now_s)
 static int build(void *arg, const struct cache_entry *e)
 {
 	struct fp_ctx *c = arg;
-	if (e->kind != CACHE_RRSET || e->n_rdata == 0)
+	/* glue and referrals are no answer (RFC 2181 5.4.1; see lookup.c) */
+	if (e->kind != CACHE_RRSET || e->n_rdata == 0 || e->rank < RANK_AUTHORITY)
 		return 0;
 	/* validating: only data with a verdict, and never bogus, takes this path */
 	if (c->validating && e->verdict != VERDICT_SECURE && e->verdict != VERDICT_INSECURE)

@@ -599,7 +599,10 @@ static enum reply_outcome classify(struct resolution *r, const struct msg *m)
 	if (m->has_opt && m->edns_ext_rcode != 0)
 		return REPLY_BAD_SERVER;
 
-	uint8_t rank = aa ? RANK_ANSWER : RANK_REFERRAL;
+	/* RFC 2181 5.4.1: an answer without AA ranks below an authoritative one
+	 * (which replaces it) but may still answer clients; a non-authoritative
+	 * authority section never does */
+	uint8_t rank = aa ? RANK_ANSWER : RANK_AUTHORITY;
 	struct rrset *ans = store_section(r->arena, m, SEC_ANSWER, r->cut.zone, cfg, rank, &err);
 	struct rrset *auth = store_section(r->arena, m, SEC_AUTHORITY, r->cut.zone, cfg,
 					   aa ? RANK_AUTHORITY : RANK_REFERRAL, &err);

@@ -51,7 +51,10 @@ static bool is_wildcard_expansion(const uint8_t *owner, const struct cache_entry
 }
 
 /* One cache entry, or a miss: data not validated yet (when validating) is a
- * miss, so that it goes through a resolution, which validates it. */
+ * miss, so that it goes through a resolution, which validates it. So is
+ * glue and a referral's NS set: RFC 2181 5.4.1, data that no authoritative
+ * answer gave is never an answer (the resolution asks the zone, and its
+ * answer replaces them). */
 static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t now_s,
 		const struct lookup_opts *o, struct arena *a, struct cache_entry *e,
 		struct result *res)
@@ -60,6 +63,8 @@ static int find(struct cache *c, const uint8_t *name, uint16_t type, uint64_t no
 			    : cache_find(c, name, type, now_s, a, e);
 	if (rc != 0)
 		return rc;
+	if (e->rank < RANK_AUTHORITY)
+		return TERN_ENOTFOUND;
 	if (o->validating) {
 		if (e->verdict == VERDICT_NONE || e->verdict == VERDICT_INDETERMINATE)
 			return TERN_ENOTFOUND;

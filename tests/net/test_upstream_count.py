@@ -76,8 +76,16 @@ def test_ns_addresses_come_from_the_glue_of_their_own_zone(ternd, capture, simne
         (host, "A"): 1,               # net.: referral to hostN.net with the NS addresses
         ("www." + zone, "A"): 1,      # no query for the NS names themselves
     }), capture.queries
-    # the NS name's address, asked by a client, is the right one
+    # the NS name's address, asked by a client, is the right one, and it is
+    # asked of its zone: glue is never an answer (RFC 2181 5.4.1), on either
+    # path (a UDP fast-path miss, then the full path over TCP)
+    capture.clear()
     answered(t, ns[0], "A", simnet)
+    assert sent(capture) == collections.Counter({(ns[0], "A"): 1}), capture.queries
+    capture.clear()
+    r = t.query(ns[0], "A", tcp=True)
+    assert r.rcode() == dns.rcode.NOERROR and r.answer, r
+    assert capture.queries == [], "the zone's answer replaced the glue in the cache"
 
 
 def test_ns_addresses_from_glue_when_validating(ternd, capture, simnet):
