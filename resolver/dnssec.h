@@ -234,6 +234,10 @@ struct dnssec_denial {
 	enum dnssec_proof proof;
 	bool nsec3;   /* the proof used NSEC3 records */
 	bool opt_out; /* an opt-out NSEC3 covered the next closer name: INSECURE */
+	/* NODATA proven by the record at the name itself, which has NS and no
+	 * SOA: the name is a delegation (for DS: a provably unsigned one, RFC
+	 * 4035 5.2), not an empty non-terminal nor a name inside the zone */
+	bool delegation;
 	/* NXDOMAIN, wildcard proofs and opt-out: the closest encloser, the
 	 * longest existing ancestor of the name (RFC 5155 7.2.1); "" otherwise */
 	uint8_t closest_encloser[NAME_MAX_WIRE];

@@ -7,7 +7,16 @@
  * object is built once per thread, with a verification context ready for it
  * and the digests fetched once, and kept in a direct-mapped table keyed by
  * (algorithm, whole key bytes). Per thread: no locks, and OpenSSL objects are
- * never shared between threads. The table is freed when the thread ends. */
+ * never shared between threads. The table is freed when the thread ends.
+ *
+ * Each thread also remembers the last few hundred signatures that verified,
+ * by SHA-256 of (algorithm, key, signature, signed data): the same RRSIG over
+ * the same data with the same key (a referral's NSEC proof seen again by the
+ * DS resolution, a DNSKEY set judged by two resolutions at once) costs a hash,
+ * not a public-key operation. SHA-256 because the signature and the data come
+ * from the network: only a collision-resistant digest of the whole input may
+ * stand for "this exact check passed". Failures are never remembered, and the
+ * caller's work budget (KeyTrap) is charged before the check either way. */
 #include "resolver/dnssec_key.h"
 
 #include <pthread.h>
@@ -26,6 +35,8 @@
 #define RSA_EXP_BYTES_MAX 8 /* verification cost grows with the exponent */
 #define KEY_SLOTS 64        /* keys kept per thread: a cold run uses a few dozen */
 #define KEY_CACHED_MAX 1024 /* bytes of key we keep a copy of (RSA-4096 is ~520) */
+#define SIG_SLOTS DNSSEC_SIG_CACHE_SLOTS
+#define SIG_DIGEST_LEN 32   /* SHA-256 */
 
 /* ---- algorithms ---- */
 
@@ -167,8 +178,15 @@ struct key_slot {
 	EVP_PKEY_CTX *vctx;
 };
 
+/* A signature that verified: the digest of its whole check, see check_digest(). */
+struct sig_slot {
+	bool used;
+	uint8_t digest[SIG_DIGEST_LEN];
+};
+
 struct key_cache {
 	struct key_slot slots[KEY_SLOTS];
+	struct sig_slot sigs[SIG_SLOTS]; /* direct-mapped by the digest's first bytes */
 	EVP_MD *md[MD_NONE]; /* fetched once: implicit fetches cost a lookup each time */
 	EVP_MD_CTX *mdctx;   /* reused for every digest (and EdDSA's one-shot verify) */
 	struct dnssec_key_stats stats;
@@ -341,6 +359,36 @@ static bool check(struct key_cache *c, const struct alg_info *ai, struct key_slo
 	       EVP_PKEY_verify(s->vctx, sig, sig_len, digest, digest_len) == 1;
 }
 
+/* SHA-256 of the whole check into @out: algorithm, then key and signature each
+ * after its 16-bit length (no two different inputs read the same), then the
+ * signed data. */
+static bool check_digest(struct key_cache *c, uint8_t alg, const uint8_t *key, size_t key_len,
+			 const uint8_t *sig, size_t sig_len, const uint8_t *data,
+			 size_t data_len, uint8_t out[SIG_DIGEST_LEN])
+{
+	if (key_len > UINT16_MAX || sig_len > UINT16_MAX)
+		return false;
+	uint8_t head[5] = { alg, (uint8_t)(key_len >> 8), (uint8_t)key_len, (uint8_t)(sig_len >> 8),
+			    (uint8_t)sig_len };
+	bool ok = EVP_DigestInit_ex2(c->mdctx, c->md[MD_SHA256], NULL) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, head, 3) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, key, key_len) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, head + 3, 2) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, sig, sig_len) == 1 &&
+		  EVP_DigestUpdate(c->mdctx, data, data_len) == 1 &&
+		  EVP_DigestFinal_ex(c->mdctx, out, NULL) == 1;
+	if (!ok)
+		ERR_clear_error();
+	return ok;
+}
+
+static struct sig_slot *sig_slot_of(struct key_cache *c, const uint8_t digest[SIG_DIGEST_LEN])
+{
+	uint32_t i = (uint32_t)digest[0] << 24 | (uint32_t)digest[1] << 16 |
+		     (uint32_t)digest[2] << 8 | digest[3];
+	return &c->sigs[i % SIG_SLOTS];
+}
+
 bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uint8_t *sig,
 		      size_t sig_len, const uint8_t *data, size_t data_len)
 {
@@ -350,6 +398,16 @@ bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uin
 	struct key_cache *c = cache_get();
 	if (!c)
 		return false;
+	uint8_t digest[SIG_DIGEST_LEN];
+	struct sig_slot *seen = NULL;
+	if (check_digest(c, alg, key, key_len, sig, sig_len, data, data_len, digest)) {
+		seen = sig_slot_of(c, digest);
+		if (seen->used && memcmp(seen->digest, digest, SIG_DIGEST_LEN) == 0) {
+			c->stats.sig_hits++;
+			return true;
+		}
+	}
+	c->stats.sig_checks++;
 	struct key_slot tmp = { 0 };
 	struct key_slot *s = key_get(c, ai, key, key_len, &tmp);
 	bool ok = s && check(c, ai, s, sig, sig_len, data, data_len);
@@ -357,6 +415,10 @@ bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uin
 		slot_clear(&tmp);
 	if (!ok)
 		ERR_clear_error();
+	else if (seen) {
+		seen->used = true;
+		memcpy(seen->digest, digest, SIG_DIGEST_LEN);
+	}
 	return ok;
 }
 

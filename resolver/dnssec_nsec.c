@@ -342,6 +342,12 @@ static const uint8_t *nsec_encloser(const struct nsec *n, const uint8_t *name)
 	return name_suffix(name, a > b ? a : b);
 }
 
+/* The parent side of a zone cut: NS without SOA. */
+static bool is_cut(const uint8_t *bm, uint16_t len)
+{
+	return dnssec_bitmap_has(bm, len, TYPE_NS) && !dnssec_bitmap_has(bm, len, TYPE_SOA);
+}
+
 static bool nodata_bitmap_ok(const uint8_t *name, uint16_t qtype, const uint8_t *bm,
 			     uint16_t len, bool at_name)
 {
@@ -390,9 +396,10 @@ static enum dnssec_verdict nsec_nodata(const uint8_t *qname, uint16_t qtype,
 	struct nsec_query q, w;
 	uint8_t wc[NAME_MAX_WIRE];
 	if (nsec_find(proofs, zone, qname, find_match, &q)) {
-		if (nodata_bitmap_ok(qname, qtype, q.found->bitmap, q.found->bitmap_len, true))
+		if (nodata_bitmap_ok(qname, qtype, q.found->bitmap, q.found->bitmap_len, true)) {
 			result(out, DNSSEC_SECURE, DNSSEC_R_NONE, DNSSEC_PROOF_NODATA);
-		else
+			out->delegation = is_cut(q.found->bitmap, q.found->bitmap_len);
+		} else
 			result(out, DNSSEC_BOGUS, DNSSEC_R_NSEC_MISSING, DNSSEC_PROOF_NONE);
 		return out->verdict;
 	}
@@ -599,9 +606,10 @@ static void n3_prove(struct n3ctx *c, enum want want, uint16_t qtype, int wc_lab
 		if (!(h = n3_hash_suffix(c, c->qlabels)))
 			break;
 		if ((m = n3_match(c, h))) {
-			if (nodata_bitmap_ok(c->qname, qtype, m->rd.bitmap, m->rd.bitmap_len, true))
+			if (nodata_bitmap_ok(c->qname, qtype, m->rd.bitmap, m->rd.bitmap_len, true)) {
 				result(out, DNSSEC_SECURE, DNSSEC_R_NONE, DNSSEC_PROOF_NODATA);
-			else
+				out->delegation = is_cut(m->rd.bitmap, m->rd.bitmap_len);
+			} else
 				result(out, DNSSEC_BOGUS, DNSSEC_R_NSEC_MISSING, DNSSEC_PROOF_NONE);
 			return;
 		}

@@ -87,6 +87,42 @@ static bool anchored(const struct resolution *r, const uint8_t *zone)
 	return !trust_anchor_is_negative(ta, zone) && trust_anchor_find(ta, zone) != NULL;
 }
 
+/* Is @zone where a trust anchor is (its keys are checked against it, no DS)? */
+static bool is_anchor(const struct resolution *r, const uint8_t *zone)
+{
+	const struct trust_anchor *ta = trust_anchor_find(&r->w->cfg->anchors, zone);
+	return ta && name_equal(ta->owner, zone);
+}
+
+#define UNSIGNED_CUT_LABELS_MAX 16 /* ancestors of a zone looked at for an unsigned cut */
+
+/* Is there, strictly above @zone and below its trust anchor, a delegation
+ * whose referral proved it unsigned (validate_referral(): a verified NSEC or
+ * NSEC3 proof of no DS, kept with rank RANK_REFERRAL, only ever stored from a
+ * referral)? Then @zone, below it, cannot be signed. A no-DS answer of any
+ * other kind is not enough: it may be about a name that is no zone cut. */
+static bool under_unsigned_cut(struct resolution *r, const uint8_t *zone,
+			       enum dnssec_reason *why)
+{
+	const struct trust_anchor *ta = trust_anchor_find(&r->w->cfg->anchors, zone);
+	if (!ta)
+		return false;
+	const uint8_t *z = name_parent(zone);
+	for (int i = 0; z && i < UNSIGNED_CUT_LABELS_MAX; i++, z = name_parent(z)) {
+		if (!name_is_under(z, ta->owner) || name_equal(z, ta->owner))
+			return false;
+		struct cache_entry e;
+		if (cache_find(r->w->cache, z, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
+		    e.kind == CACHE_NODATA && e.rank == RANK_REFERRAL &&
+		    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
+			if (e.verdict == VERDICT_INSECURE)
+				*why = (enum dnssec_reason)e.why;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* The DS RRset of @zone (SECURE, in *@ds), or why there is none: the reason
  * it is bogus, or insecure (DNSSEC_R_NONE for a plain unsigned delegation). */
 static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrset **ds,
@@ -131,18 +167,33 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 	}
 	/* a delegation proven unsigned needs no look at the child's keys; one
 	 * in an insecure zone is insecure for the zone's reason */
+	bool ds_known = false;
 	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
-	    e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
-	    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
-		if (e.verdict == VERDICT_INSECURE)
-			*why = (enum dnssec_reason)e.why;
-		return ST_INSECURE;
+	    e.verdict != VERDICT_NONE) {
+		if (e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
+		    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
+			if (e.verdict == VERDICT_INSECURE)
+				*why = (enum dnssec_reason)e.why;
+			return ST_INSECURE;
+		}
+		ds_known = true;
 	}
 	*why = DNSSEC_R_DNSKEY_MISSING;
 	if (r->qtype == TYPE_DNSKEY && name_equal(r->qname, zone)) {
 		/* our own question: own_keys() has judged it */
 		*keys = r->v.own_keys;
 		return r->v.own_status;
+	}
+	if (!ds_known && !is_anchor(r, zone)) {
+		/* below a delegation proven unsigned nothing is signed; else the
+		 * DS first, as RFC 4035 5.2 walks: its absence spares the child's
+		 * DNSKEY query, and a DNSKEY answer would wait for it anyway */
+		enum dnssec_reason cut_why = DNSSEC_R_NONE;
+		if (under_unsigned_cut(r, zone, &cut_why)) {
+			*why = cut_why;
+			return ST_INSECURE;
+		}
+		return fetch(r, zone, TYPE_DS);
 	}
 	return fetch(r, zone, TYPE_DNSKEY);
 }
@@ -568,6 +619,8 @@ void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *
 	enum dnssec_verdict v = dnssec_prove_nodata(child, TYPE_DS, parent, proofs, &r->v.budget, &d);
 	if (v != DNSSEC_SECURE && v != DNSSEC_INSECURE)
 		return;
+	if (v == DNSSEC_SECURE && !d.delegation)
+		return; /* no DS, but no zone cut either (an empty non-terminal): proves nothing */
 	/* RFC 4035 5.2: the delegation is provably unsigned (or opt-out) */
 	struct cache_entry neg = {
 		.kind = CACHE_NODATA,

@@ -217,6 +217,11 @@ static void test_nsec3_rfc5155_b21_no_data_empty_non_terminal(void **state)
 					     n3("ji6ne", 1, 12), &b, &d),
 			 DNSSEC_SECURE);
 	assert_int_equal(d.proof, DNSSEC_PROOF_NODATA);
+	/* no DS there either, but an empty non-terminal is no delegation */
+	assert_int_equal(dnssec_prove_nodata(t_name("y.w.example."), TYPE_DS, t_name("example."),
+					     n3("ji6ne", 1, 12), &b, &d),
+			 DNSSEC_SECURE);
+	assert_false(d.delegation);
 }
 
 /* B.3: mc.c.example MX: a referral to c.example, an unsigned delegation in an
@@ -470,6 +475,15 @@ static void test_nsec_insecure_delegation_needs_the_parent_side(void **state)
 	struct dnssec_denial d;
 	assert_int_equal(dnssec_prove_nodata(t_name("b.example."), TYPE_DS, t_name("example."), nsec(N_B), &b, &d),
 			 DNSSEC_SECURE);
+	assert_true(d.delegation);
+	/* no DS at a name inside the zone, or at an empty non-terminal, is
+	 * proven too, but no zone cut: nothing below is known to be unsigned */
+	assert_int_equal(dnssec_prove_nodata(t_name("ns1.example."), TYPE_DS, t_name("example."), nsec(N_NS1), &b, &d),
+			 DNSSEC_SECURE);
+	assert_false(d.delegation);
+	assert_int_equal(dnssec_prove_nodata(t_name("y.w.example."), TYPE_DS, t_name("example."), nsec(N_XW), &b, &d),
+			 DNSSEC_SECURE);
+	assert_false(d.delegation);
 	/* RFC 4035 B.8 / RFC 6840 4.4: the child's apex NSEC (SOA set) cannot */
 	assert_int_equal(dnssec_prove_nodata(t_name("example."), TYPE_DS, t_name("example."), nsec(N_APEX), &b, &d),
 			 DNSSEC_BOGUS);

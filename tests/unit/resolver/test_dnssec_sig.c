@@ -11,6 +11,7 @@
 #include "resolver/dnssec.h"
 #include "resolver/dnssec_key.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "base/arena.h"
@@ -868,7 +869,10 @@ static void test_dnssec_key_objects_are_built_once_and_reused(void **state)
 				 DNSSEC_BOGUS);
 		dnssec_key_stats(&after);
 		assert_int_equal(after.builds - before.builds, 1);
-		assert_int_equal(after.hits - before.hits, 3);
+		/* rounds 2 and 3 are the same check: remembered, no key needed */
+		assert_int_equal(after.sig_hits - before.sig_hits, 2);
+		assert_int_equal(after.sig_checks - before.sig_checks, 2);
+		assert_int_equal(after.hits - before.hits, 1);
 	}
 	dnssec_key_cache_flush();
 	struct dnssec_key_stats none;
@@ -899,6 +903,92 @@ static void test_dnssec_key_cache_tells_keys_with_one_tag_apart(void **state)
 					     t_name("example."), NOW, &b, &r),
 			 DNSSEC_SECURE);
 	t_key_free(&fake);
+	dnssec_key_cache_flush();
+}
+
+static struct dnssec_key_stats stats_now(void)
+{
+	struct dnssec_key_stats st;
+	dnssec_key_stats(&st);
+	return st;
+}
+
+static enum dnssec_verdict verify_one(struct rrset *set, struct rrset *sig, struct t_key *k)
+{
+	struct t_key *keys[] = { k };
+	struct dnssec_budget b = budget();
+	struct dnssec_result r;
+	return dnssec_verify_rrset(set, sig, t_dnskeys("example.", keys, 1), t_name("example."), NOW,
+				   &b, &r);
+}
+
+static void test_dnssec_verified_signatures_are_remembered_only_for_the_same_check(void **state)
+{
+	(void)state;
+	dnssec_key_cache_flush();
+	struct rrset *set = t_rrset("www.example. 3600 IN A 192.0.2.1");
+	struct rrset *other = t_rrset("www.example. 3600 IN A 192.0.2.2");
+	struct t_sig p = sig_now();
+	struct rrset *sig = t_sign(set, &zsk[2], &p);
+	assert_int_equal(verify_one(set, sig, &zsk[2]), DNSSEC_SECURE);
+	struct dnssec_key_stats st = stats_now();
+	assert_int_equal(st.sig_checks, 1);
+	assert_int_equal(st.sig_hits, 0);
+	assert_int_equal(verify_one(set, sig, &zsk[2]), DNSSEC_SECURE);
+	assert_int_equal(stats_now().sig_hits, 1);
+
+	/* other data under the same signature: checked, and bogus */
+	assert_int_equal(verify_one(other, sig, &zsk[2]), DNSSEC_BOGUS);
+	/* another key with the signer's tag and algorithm (KeyTrap shape) */
+	struct t_key fake;
+	t_key_fake(&fake, zsk[2].alg, DNSKEY_FLAG_ZONE, zsk[2].tag);
+	assert_int_equal(verify_one(set, sig, &fake), DNSSEC_BOGUS);
+	t_key_free(&fake);
+	/* one bit of the signature changed */
+	struct rrset *bad = t_sign(set, &zsk[2], &p);
+	bad->rdata[bad->rdata_len - 3] ^= 0x01;
+	assert_int_equal(verify_one(set, bad, &zsk[2]), DNSSEC_BOGUS);
+	assert_int_equal(verify_one(set, bad, &zsk[2]), DNSSEC_BOGUS); /* failures are not kept */
+	/* the same data signed again (ECDSA: another signature): checked anew */
+	struct rrset *again = t_sign(set, &zsk[2], &p);
+	assert_int_equal(verify_one(set, again, &zsk[2]), DNSSEC_SECURE);
+	st = stats_now();
+	assert_int_equal(st.sig_hits, 1);
+	assert_int_equal(st.sig_checks, 6); /* the first, other, fake, bad twice, again */
+	/* the remembered one still answers, and a flush forgets it */
+	assert_int_equal(verify_one(set, sig, &zsk[2]), DNSSEC_SECURE);
+	assert_int_equal(stats_now().sig_hits, 2);
+	dnssec_key_cache_flush();
+	assert_int_equal(verify_one(set, sig, &zsk[2]), DNSSEC_SECURE);
+	st = stats_now();
+	assert_int_equal(st.sig_hits, 0);
+	assert_int_equal(st.sig_checks, 1);
+	dnssec_key_cache_flush();
+}
+
+static void test_dnssec_verified_signature_memory_is_bounded(void **state)
+{
+	(void)state;
+	/* more distinct good signatures than the table holds: a second pass
+	 * finds at most DNSSEC_SIG_CACHE_SLOTS of them, and every one still
+	 * verifies */
+	enum { N = DNSSEC_SIG_CACHE_SLOTS + DNSSEC_SIG_CACHE_SLOTS / 2 };
+	dnssec_key_cache_flush();
+	static struct rrset *sets[N], *sigs[N];
+	for (int i = 0; i < N; i++) {
+		char text[80];
+		snprintf(text, sizeof(text), "www.example. 3600 IN A 192.0.%d.%d", i / 256, i % 256);
+		sets[i] = t_rrset(text);
+		struct t_sig p = sig_now();
+		sigs[i] = t_sign(sets[i], &zsk[4], &p); /* Ed25519: cheap to sign */
+		assert_int_equal(verify_one(sets[i], sigs[i], &zsk[4]), DNSSEC_SECURE);
+	}
+	assert_int_equal(stats_now().sig_checks, N);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(verify_one(sets[i], sigs[i], &zsk[4]), DNSSEC_SECURE);
+	struct dnssec_key_stats st = stats_now();
+	assert_true(st.sig_hits <= DNSSEC_SIG_CACHE_SLOTS);
+	assert_int_equal(st.sig_hits + st.sig_checks, 2 * N);
 	dnssec_key_cache_flush();
 }
 
@@ -958,6 +1048,8 @@ int main(void)
 		T(test_dnssec_ds_matching_no_key_is_bogus_with_ede_9),
 		T(test_dnssec_dnskeys_signed_only_by_a_key_not_in_the_ds_are_bogus),
 		T(test_dnssec_dnskeys_without_ds_or_anchor_are_indeterminate),
+		T(test_dnssec_verified_signatures_are_remembered_only_for_the_same_check),
+		T(test_dnssec_verified_signature_memory_is_bounded),
 		T(test_dnssec_keytrap_colliding_keys_are_bounded),
 		T(test_dnssec_keytrap_colliding_ds_digests_are_bounded),
 		T(test_dnssec_spent_budget_fails_before_any_crypto),
