@@ -26,6 +26,7 @@ struct upstream_io;
 #define NS_FETCH_MAX 4         /* NS-address sub-resolutions per referral (NXNSAttack) */
 #define CHILDREN_MAX 8         /* sub-resolutions in flight per resolution */
 #define VALIDATE_FETCHES_MAX 6  /* DNSKEY/DS sub-resolutions per resolution */
+#define VALIDATE_DEFERRED_MAX 4 /* referral proofs kept until the parent's keys come */
 #define PREFETCH_INFLIGHT_MAX 64 /* per worker */
 #define PREFETCH_TTL_MIN_S 10
 #define RESOLUTIONS_MAX 20000  /* per worker: about 5 GB of arenas at their cap, far less in practice */
@@ -167,6 +168,13 @@ struct resolution {
 		uint8_t n_fetched;
 		uint8_t fetched[VALIDATE_FETCHES_MAX][NAME_MAX_WIRE]; /* DNSKEY/DS asked for */
 		uint16_t fetched_type[VALIDATE_FETCHES_MAX];
+		/* referrals taken before the parent's keys were known: their DS
+		 * or no-DS proof, checked when the chain reaches the child */
+		uint8_t n_deferred;
+		struct {
+			const uint8_t *child, *parent; /* in the arena */
+			struct rrset *proofs;          /* DS, or NSEC/NSEC3, with RRSIGs */
+		} deferred[VALIDATE_DEFERRED_MAX];
 	} v;
 };
 

@@ -123,6 +123,64 @@ static bool under_unsigned_cut(struct resolution *r, const uint8_t *zone,
 	return false;
 }
 
+enum { DS_UNKNOWN, DS_NONE, DS_JUDGED };
+
+/* What the cache knows of @zone's DS: nothing judged yet, a proven absence
+ * (or an insecure parent's word, whose reason goes in *@why): the zone is
+ * unsigned, or a verdict. */
+static int ds_state(struct resolution *r, const uint8_t *zone, enum dnssec_reason *why)
+{
+	struct cache_entry e;
+	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) != 0 ||
+	    e.verdict == VERDICT_NONE)
+		return DS_UNKNOWN;
+	if (e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
+	    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
+		if (e.verdict == VERDICT_INSECURE)
+			*why = (enum dnssec_reason)e.why;
+		return DS_NONE;
+	}
+	return DS_JUDGED;
+}
+
+static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rrset **keys,
+			    enum dnssec_reason *why);
+static void referral_check(struct resolution *r, struct rrset *auth, const uint8_t *child,
+			   const uint8_t *parent, const struct rrset *keys);
+
+/* Check the proofs deferred by validate_referral() for @zone and the zones
+ * above it, now that the chain has reached them: each with its parent's keys,
+ * fetched if need be (ST_PENDING), its verdict cached as a referral's would
+ * be. ST_INSECURE when a parent turned out insecure (its reason in *@why):
+ * @zone, below it, is too. ST_SECURE otherwise: look at the cache again. Each
+ * proof is checked once. */
+static enum status run_deferred(struct resolution *r, const uint8_t *zone,
+				enum dnssec_reason *why)
+{
+	const struct trust_anchor *ta = trust_anchor_find(&r->w->cfg->anchors, zone);
+	for (int i = 0; i < r->v.n_deferred; i++) {
+		const uint8_t *child = r->v.deferred[i].child, *parent = r->v.deferred[i].parent;
+		if (!r->v.deferred[i].proofs || !name_is_under(zone, child))
+			continue;
+		if (!ta || !name_is_under(parent, ta->owner)) {
+			r->v.deferred[i].proofs = NULL; /* an anchor in between rules */
+			continue;
+		}
+		struct rrset *keys = NULL;
+		enum dnssec_reason parent_why = DNSSEC_R_NONE;
+		enum status st = keys_for(r, parent, &keys, &parent_why);
+		if (st == ST_INSECURE)
+			*why = parent_why;
+		if (st == ST_PENDING || st == ST_INSECURE)
+			return st;
+		struct rrset *proofs = r->v.deferred[i].proofs;
+		r->v.deferred[i].proofs = NULL;
+		if (st == ST_SECURE && keys)
+			referral_check(r, proofs, child, parent, keys);
+	}
+	return ST_SECURE;
+}
+
 /* The DS RRset of @zone (SECURE, in *@ds), or why there is none: the reason
  * it is bogus, or insecure (DNSSEC_R_NONE for a plain unsigned delegation). */
 static enum status ds_for(struct resolution *r, const uint8_t *zone, struct rrset **ds,
@@ -167,16 +225,11 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 	}
 	/* a delegation proven unsigned needs no look at the child's keys; one
 	 * in an insecure zone is insecure for the zone's reason */
-	bool ds_known = false;
-	if (cache_find(r->w->cache, zone, TYPE_DS, clock_wall_s(), r->arena, &e) == 0 &&
-	    e.verdict != VERDICT_NONE) {
-		if (e.kind != CACHE_RRSET && e.kind != CACHE_NXDOMAIN &&
-		    (e.verdict == VERDICT_SECURE || e.verdict == VERDICT_INSECURE)) {
-			if (e.verdict == VERDICT_INSECURE)
-				*why = (enum dnssec_reason)e.why;
-			return ST_INSECURE;
-		}
-		ds_known = true;
+	enum dnssec_reason ds_why = DNSSEC_R_NONE;
+	int ds = ds_state(r, zone, &ds_why);
+	if (ds == DS_NONE) {
+		*why = ds_why;
+		return ST_INSECURE;
 	}
 	*why = DNSSEC_R_DNSKEY_MISSING;
 	if (r->qtype == TYPE_DNSKEY && name_equal(r->qname, zone)) {
@@ -184,16 +237,27 @@ static enum status keys_for(struct resolution *r, const uint8_t *zone, struct rr
 		*keys = r->v.own_keys;
 		return r->v.own_status;
 	}
-	if (!ds_known && !is_anchor(r, zone)) {
-		/* below a delegation proven unsigned nothing is signed; else the
-		 * DS first, as RFC 4035 5.2 walks: its absence spares the child's
-		 * DNSKEY query, and a DNSKEY answer would wait for it anyway */
-		enum dnssec_reason cut_why = DNSSEC_R_NONE;
-		if (under_unsigned_cut(r, zone, &cut_why)) {
-			*why = cut_why;
+	if (ds == DS_UNKNOWN && !is_anchor(r, zone)) {
+		/* the proofs our referrals carried first, then: below a delegation
+		 * proven unsigned nothing is signed; else the DS first, as RFC
+		 * 4035 5.2 walks: its absence spares the child's DNSKEY query, and
+		 * a DNSKEY answer would wait for it anyway */
+		enum dnssec_reason later_why = DNSSEC_R_NONE;
+		enum status st = run_deferred(r, zone, &later_why);
+		if (st != ST_SECURE) {
+			if (st == ST_INSECURE)
+				*why = later_why;
+			return st;
+		}
+		ds = ds_state(r, zone, &later_why);
+		if (ds == DS_UNKNOWN && under_unsigned_cut(r, zone, &later_why))
+			ds = DS_NONE;
+		if (ds == DS_NONE) {
+			*why = later_why;
 			return ST_INSECURE;
 		}
-		return fetch(r, zone, TYPE_DS);
+		if (ds == DS_UNKNOWN)
+			return fetch(r, zone, TYPE_DS);
 	}
 	return fetch(r, zone, TYPE_DNSKEY);
 }
@@ -554,6 +618,41 @@ enum step validate_run(struct resolution *r)
 	return STEP_NEXT;
 }
 
+/* Keep what a referral from @parent to @child carried for the chain of trust
+ * (the DS RRset, or NSEC/NSEC3 records) for run_deferred(): the parent's keys
+ * are not known yet, and a DS query later would ask for what we hold. The
+ * oldest is dropped when there are too many (it is asked for then). */
+static void referral_defer(struct resolution *r, struct rrset *auth, const uint8_t *child,
+			   const uint8_t *parent)
+{
+	struct rrset *list = NULL;
+	const struct rrset *ds = store_find(auth, child, TYPE_DS);
+	for (const struct rrset *s = auth; s; s = s->next) {
+		if (ds ? s != ds : s->type != TYPE_NSEC && s->type != TYPE_NSEC3)
+			continue;
+		if (s->n_sigs == 0)
+			return; /* unsigned: nothing it could prove */
+		struct rrset *c = rrset_copy(r->arena, s);
+		if (!c)
+			return;
+		c->next = list;
+		list = c;
+	}
+	uint8_t *c = arena_memdup(r->arena, child, name_len(child));
+	uint8_t *p = arena_memdup(r->arena, parent, name_len(parent));
+	if (!list || !c || !p)
+		return;
+	if (r->v.n_deferred == VALIDATE_DEFERRED_MAX) {
+		memmove(&r->v.deferred[0], &r->v.deferred[1],
+			sizeof(r->v.deferred[0]) * (VALIDATE_DEFERRED_MAX - 1));
+		r->v.n_deferred--;
+	}
+	r->v.deferred[r->v.n_deferred].child = c;
+	r->v.deferred[r->v.n_deferred].parent = p;
+	r->v.deferred[r->v.n_deferred].proofs = list;
+	r->v.n_deferred++;
+}
+
 void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *child)
 {
 	const uint8_t *parent = r->cut.zone;
@@ -564,11 +663,23 @@ void validate_referral(struct resolution *r, struct rrset *auth, const uint8_t *
 	    e.verdict != VERDICT_NONE)
 		return; /* judged already: no crypto twice for the same delegation */
 	if (cache_find(r->w->cache, parent, TYPE_DNSKEY, clock_wall_s(), r->arena, &e) != 0 ||
-	    e.kind != CACHE_RRSET || e.verdict != VERDICT_SECURE)
-		return; /* not known yet: the DS is asked for when it is needed */
+	    e.kind != CACHE_RRSET || e.verdict != VERDICT_SECURE) {
+		/* not known yet (or not secure): kept for when the chain gets here */
+		referral_defer(r, auth, child, parent);
+		return;
+	}
 	struct rrset *keys = rrset_from_entry(r->arena, parent, TYPE_DNSKEY, &e);
 	if (!keys)
 		return;
+	referral_check(r, auth, child, parent, keys);
+}
+
+/* Check the DS RRset of @child, or the NSEC/NSEC3 records proving it has
+ * none, in @proofs (a referral's authority section) with @parent's secure
+ * @keys; cache the verdict. Nothing is cached when anything does not check out. */
+static void referral_check(struct resolution *r, struct rrset *auth, const uint8_t *child,
+			   const uint8_t *parent, const struct rrset *keys)
+{
 	if (!r->v.started) {
 		r->v.started = true;
 		r->v.own_status = ST_BOGUS;
