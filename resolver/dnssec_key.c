@@ -10,7 +10,9 @@
  * never shared between threads. The table is freed when the thread ends.
  *
  * Each thread also remembers the last few hundred signatures that verified,
- * by SHA-256 of (algorithm, key, signature, signed data): the same RRSIG over
+ * by SHA-256 of (key, algorithm, signature, signed data; the key by the serial
+ * of its cached object, the data by the digest the algorithm signs, which is
+ * computed for the check anyway): the same RRSIG over
  * the same data with the same key (a referral's NSEC proof seen again by the
  * DS resolution, a DNSKEY set judged by two resolutions at once) costs a hash,
  * not a public-key operation. SHA-256 because the signature and the data come
@@ -176,9 +178,11 @@ struct key_slot {
 	uint8_t *wire; /* a copy of the key bytes; NULL: the slot is empty */
 	EVP_PKEY *pkey;
 	EVP_PKEY_CTX *vctx;
+	uint64_t serial; /* never reused in the thread: names the key for the signature
+			  * memory; 0 for a key not kept (no memory then) */
 };
 
-/* A signature that verified: the digest of its whole check, see check_digest(). */
+/* A signature that verified: what names its check, see sig_id(). */
 struct sig_slot {
 	bool used;
 	uint8_t digest[SIG_DIGEST_LEN];
@@ -189,6 +193,7 @@ struct key_cache {
 	struct sig_slot sigs[SIG_SLOTS]; /* direct-mapped by the digest's first bytes */
 	EVP_MD *md[MD_NONE]; /* fetched once: implicit fetches cost a lookup each time */
 	EVP_MD_CTX *mdctx;   /* reused for every digest (and EdDSA's one-shot verify) */
+	uint64_t serials;    /* the last key serial given */
 	struct dnssec_key_stats stats;
 };
 
@@ -299,6 +304,7 @@ static struct key_slot *key_get(struct key_cache *c, const struct alg_info *ai,
 	}
 	if (len <= KEY_CACHED_MAX && (fresh.wire = malloc(len ? len : 1)) != NULL) {
 		memcpy(fresh.wire, k, len);
+		fresh.serial = ++c->serials;
 		slot_clear(s);
 		*s = fresh;
 		return s;
@@ -336,56 +342,60 @@ static size_t ecdsa_der(const uint8_t *sig, size_t len, uint8_t der[2 + 2 * 51])
 	return at;
 }
 
+/* @msg is what the key signed: the digest of the data for RSA and ECDSA
+ * (dnssec_sig_check() computes it), the data itself for EdDSA. */
 static bool check(struct key_cache *c, const struct alg_info *ai, struct key_slot *s,
-		  const uint8_t *sig, size_t sig_len, const uint8_t *data, size_t data_len)
+		  const uint8_t *sig, size_t sig_len, const uint8_t *msg, size_t msg_len)
 {
 	if (ai->kind == KIND_EDDSA) {
 		/* EdDSA signs the message itself: one-shot, a key context per
-		 * call; reset after, so the digests below find a plain context */
+		 * call; reset after, so the digests find a plain context */
 		bool ok = EVP_DigestVerifyInit_ex(c->mdctx, NULL, NULL, NULL, NULL, s->pkey, NULL) == 1 &&
-			  EVP_DigestVerify(c->mdctx, sig, sig_len, data, data_len) == 1;
+			  EVP_DigestVerify(c->mdctx, sig, sig_len, msg, msg_len) == 1;
 		EVP_MD_CTX_reset(c->mdctx);
 		return ok;
 	}
-	uint8_t der[2 + 2 * 51], digest[EVP_MAX_MD_SIZE];
-	unsigned digest_len = 0;
+	uint8_t der[2 + 2 * 51];
 	if (ai->kind == KIND_EC) {
 		sig_len = ecdsa_der(sig, sig_len, der);
 		sig = der;
 	}
-	return EVP_DigestInit_ex2(c->mdctx, c->md[ai->md], NULL) == 1 &&
-	       EVP_DigestUpdate(c->mdctx, data, data_len) == 1 &&
-	       EVP_DigestFinal_ex(c->mdctx, digest, &digest_len) == 1 &&
-	       EVP_PKEY_verify(s->vctx, sig, sig_len, digest, digest_len) == 1;
+	return EVP_PKEY_verify(s->vctx, sig, sig_len, msg, msg_len) == 1;
 }
 
-/* SHA-256 of the whole check into @out: algorithm, then key and signature each
- * after its 16-bit length (no two different inputs read the same), then the
- * signed data. */
-static bool check_digest(struct key_cache *c, uint8_t alg, const uint8_t *key, size_t key_len,
-			 const uint8_t *sig, size_t sig_len, const uint8_t *data,
-			 size_t data_len, uint8_t out[SIG_DIGEST_LEN])
+static bool digest(struct key_cache *c, enum md_index md, const uint8_t *data, size_t len,
+		   uint8_t out[EVP_MAX_MD_SIZE], unsigned *out_len)
 {
-	if (key_len > UINT16_MAX || sig_len > UINT16_MAX)
+	return EVP_DigestInit_ex2(c->mdctx, c->md[md], NULL) == 1 &&
+	       EVP_DigestUpdate(c->mdctx, data, len) == 1 &&
+	       EVP_DigestFinal_ex(c->mdctx, out, out_len) == 1;
+}
+
+/* What names one check in the signature memory: SHA-256 of the key's serial
+ * (the key bytes it stands for, see key_get()), the algorithm, the signature
+ * after its 16-bit length (no two different inputs read the same), and @msg
+ * as check() takes it. */
+static bool sig_id(struct key_cache *c, uint64_t serial, uint8_t alg, const uint8_t *sig,
+		   size_t sig_len, const uint8_t *msg, size_t msg_len, uint8_t out[SIG_DIGEST_LEN])
+{
+	if (sig_len > UINT16_MAX)
 		return false;
-	uint8_t head[5] = { alg, (uint8_t)(key_len >> 8), (uint8_t)key_len, (uint8_t)(sig_len >> 8),
-			    (uint8_t)sig_len };
-	bool ok = EVP_DigestInit_ex2(c->mdctx, c->md[MD_SHA256], NULL) == 1 &&
-		  EVP_DigestUpdate(c->mdctx, head, 3) == 1 &&
-		  EVP_DigestUpdate(c->mdctx, key, key_len) == 1 &&
-		  EVP_DigestUpdate(c->mdctx, head + 3, 2) == 1 &&
-		  EVP_DigestUpdate(c->mdctx, sig, sig_len) == 1 &&
-		  EVP_DigestUpdate(c->mdctx, data, data_len) == 1 &&
-		  EVP_DigestFinal_ex(c->mdctx, out, NULL) == 1;
-	if (!ok)
-		ERR_clear_error();
-	return ok;
+	uint8_t head[11];
+	for (int i = 0; i < 8; i++)
+		head[i] = (uint8_t)(serial >> (56 - 8 * i));
+	head[8] = alg;
+	head[9] = (uint8_t)(sig_len >> 8);
+	head[10] = (uint8_t)sig_len;
+	return EVP_DigestInit_ex2(c->mdctx, c->md[MD_SHA256], NULL) == 1 &&
+	       EVP_DigestUpdate(c->mdctx, head, sizeof(head)) == 1 &&
+	       EVP_DigestUpdate(c->mdctx, sig, sig_len) == 1 &&
+	       EVP_DigestUpdate(c->mdctx, msg, msg_len) == 1 &&
+	       EVP_DigestFinal_ex(c->mdctx, out, NULL) == 1;
 }
 
-static struct sig_slot *sig_slot_of(struct key_cache *c, const uint8_t digest[SIG_DIGEST_LEN])
+static struct sig_slot *sig_slot_of(struct key_cache *c, const uint8_t id[SIG_DIGEST_LEN])
 {
-	uint32_t i = (uint32_t)digest[0] << 24 | (uint32_t)digest[1] << 16 |
-		     (uint32_t)digest[2] << 8 | digest[3];
+	uint32_t i = (uint32_t)id[0] << 24 | (uint32_t)id[1] << 16 | (uint32_t)id[2] << 8 | id[3];
 	return &c->sigs[i % SIG_SLOTS];
 }
 
@@ -398,27 +408,40 @@ bool dnssec_sig_check(uint8_t alg, const uint8_t *key, size_t key_len, const uin
 	struct key_cache *c = cache_get();
 	if (!c)
 		return false;
-	uint8_t digest[SIG_DIGEST_LEN];
-	struct sig_slot *seen = NULL;
-	if (check_digest(c, alg, key, key_len, sig, sig_len, data, data_len, digest)) {
-		seen = sig_slot_of(c, digest);
-		if (seen->used && memcmp(seen->digest, digest, SIG_DIGEST_LEN) == 0) {
-			c->stats.sig_hits++;
-			return true;
-		}
-	}
-	c->stats.sig_checks++;
 	struct key_slot tmp = { 0 };
 	struct key_slot *s = key_get(c, ai, key, key_len, &tmp);
-	bool ok = s && check(c, ai, s, sig, sig_len, data, data_len);
+	bool ok = s != NULL;
+	const uint8_t *msg = data;
+	size_t msg_len = data_len;
+	uint8_t md[EVP_MAX_MD_SIZE];
+	if (ok && ai->kind != KIND_EDDSA) {
+		unsigned md_len = 0;
+		ok = digest(c, ai->md, data, data_len, md, &md_len);
+		msg = md;
+		msg_len = md_len;
+	}
+	uint8_t id[SIG_DIGEST_LEN];
+	struct sig_slot *seen = NULL;
+	if (ok && s->serial && sig_id(c, s->serial, alg, sig, sig_len, msg, msg_len, id)) {
+		seen = sig_slot_of(c, id);
+		if (seen->used && memcmp(seen->digest, id, SIG_DIGEST_LEN) == 0) {
+			c->stats.sig_hits++;
+			goto out;
+		}
+	}
+	if (ok) {
+		c->stats.sig_checks++;
+		ok = check(c, ai, s, sig, sig_len, msg, msg_len);
+	}
+	if (ok && seen) {
+		seen->used = true;
+		memcpy(seen->digest, id, SIG_DIGEST_LEN);
+	}
+out:
 	if (s == &tmp)
 		slot_clear(&tmp);
 	if (!ok)
 		ERR_clear_error();
-	else if (seen) {
-		seen->used = true;
-		memcpy(seen->digest, digest, SIG_DIGEST_LEN);
-	}
 	return ok;
 }
 

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+
 #include "resolver/dnssec.h"
 #include "resolver/dnssec_key.h"
 
@@ -869,10 +871,10 @@ static void test_dnssec_key_objects_are_built_once_and_reused(void **state)
 				 DNSSEC_BOGUS);
 		dnssec_key_stats(&after);
 		assert_int_equal(after.builds - before.builds, 1);
-		/* rounds 2 and 3 are the same check: remembered, no key needed */
+		assert_int_equal(after.hits - before.hits, 3);
+		/* rounds 2 and 3 are the same check: remembered, no public-key operation */
 		assert_int_equal(after.sig_hits - before.sig_hits, 2);
 		assert_int_equal(after.sig_checks - before.sig_checks, 2);
-		assert_int_equal(after.hits - before.hits, 1);
 	}
 	dnssec_key_cache_flush();
 	struct dnssec_key_stats none;
@@ -939,7 +941,8 @@ static void test_dnssec_verified_signatures_are_remembered_only_for_the_same_che
 
 	/* other data under the same signature: checked, and bogus */
 	assert_int_equal(verify_one(other, sig, &zsk[2]), DNSSEC_BOGUS);
-	/* another key with the signer's tag and algorithm (KeyTrap shape) */
+	/* another key with the signer's tag and algorithm (KeyTrap shape): it
+	 * does not even parse as a point, no public-key operation */
 	struct t_key fake;
 	t_key_fake(&fake, zsk[2].alg, DNSKEY_FLAG_ZONE, zsk[2].tag);
 	assert_int_equal(verify_one(set, sig, &fake), DNSSEC_BOGUS);
@@ -954,7 +957,7 @@ static void test_dnssec_verified_signatures_are_remembered_only_for_the_same_che
 	assert_int_equal(verify_one(set, again, &zsk[2]), DNSSEC_SECURE);
 	st = stats_now();
 	assert_int_equal(st.sig_hits, 1);
-	assert_int_equal(st.sig_checks, 6); /* the first, other, fake, bad twice, again */
+	assert_int_equal(st.sig_checks, 5); /* the first, other, bad twice, again */
 	/* the remembered one still answers, and a flush forgets it */
 	assert_int_equal(verify_one(set, sig, &zsk[2]), DNSSEC_SECURE);
 	assert_int_equal(stats_now().sig_hits, 2);
@@ -963,6 +966,51 @@ static void test_dnssec_verified_signatures_are_remembered_only_for_the_same_che
 	st = stats_now();
 	assert_int_equal(st.sig_hits, 0);
 	assert_int_equal(st.sig_checks, 1);
+	dnssec_key_cache_flush();
+}
+
+/* Ed25519 over @data with @k, raw (64 bytes). */
+static void ed25519_sign(const struct t_key *k, const uint8_t *data, size_t len, uint8_t sig[64])
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	size_t sig_len = 64;
+	assert_non_null(ctx);
+	assert_int_equal(EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey), 1);
+	assert_int_equal(EVP_DigestSign(ctx, sig, &sig_len, data, len), 1);
+	assert_int_equal(sig_len, 64);
+	EVP_MD_CTX_free(ctx);
+}
+
+static void test_dnssec_signature_memory_needs_the_same_key_sig_and_data(void **state)
+{
+	(void)state;
+	/* dnssec_sig_check() itself: a remembered check answers for nothing else */
+	dnssec_key_cache_flush();
+	struct t_key *a = &zsk[4], *b = &ksk[4]; /* two Ed25519 keys */
+	const uint8_t *ka = a->rdata + 4, *kb = b->rdata + 4;
+	size_t la = a->rdlen - 4u, lb = b->rdlen - 4u;
+	uint8_t data[100], other[100], sig[64], sig_b[64], bad[64];
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = other[i] = (uint8_t)i;
+	other[99] ^= 1;
+	ed25519_sign(a, data, sizeof(data), sig);
+	ed25519_sign(b, data, sizeof(data), sig_b);
+	memcpy(bad, sig, sizeof(bad));
+	bad[10] ^= 0x40;
+
+	assert_true(dnssec_sig_check(15, ka, la, sig, 64, data, sizeof(data)));
+	assert_true(dnssec_sig_check(15, ka, la, sig, 64, data, sizeof(data)));
+	assert_int_equal(stats_now().sig_hits, 1);
+	assert_false(dnssec_sig_check(15, kb, lb, sig, 64, data, sizeof(data)));       /* key */
+	assert_false(dnssec_sig_check(15, ka, la, sig, 64, other, sizeof(other)));     /* data */
+	assert_false(dnssec_sig_check(15, ka, la, sig, 64, data, sizeof(data) - 1));  /* length */
+	assert_false(dnssec_sig_check(15, ka, la, bad, 64, data, sizeof(data)));       /* sig */
+	assert_false(dnssec_sig_check(15, ka, la, sig_b, 64, data, sizeof(data)));     /* b's sig */
+	assert_false(dnssec_sig_check(16, ka, la, sig, 64, data, sizeof(data)));       /* alg */
+	assert_true(dnssec_sig_check(15, kb, lb, sig_b, 64, data, sizeof(data)));
+	struct dnssec_key_stats st = stats_now();
+	assert_int_equal(st.sig_hits, 1);
+	assert_int_equal(st.sig_checks, 7); /* Ed448 with a 32-byte key does not parse */
 	dnssec_key_cache_flush();
 }
 
@@ -1050,6 +1098,7 @@ int main(void)
 		T(test_dnssec_dnskeys_without_ds_or_anchor_are_indeterminate),
 		T(test_dnssec_verified_signatures_are_remembered_only_for_the_same_check),
 		T(test_dnssec_verified_signature_memory_is_bounded),
+		T(test_dnssec_signature_memory_needs_the_same_key_sig_and_data),
 		T(test_dnssec_keytrap_colliding_keys_are_bounded),
 		T(test_dnssec_keytrap_colliding_ds_digests_are_bounded),
 		T(test_dnssec_spent_budget_fails_before_any_crypto),
