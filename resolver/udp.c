@@ -71,8 +71,11 @@ static void on_readable(uv_poll_t *p, int status, int events)
 			sent += k;
 		}
 		worker_drain(w);
-		if (n < UDP_BATCH)
-			break;
+		/* Read again even after a short batch: under load the next
+		 * queries came in while this batch was answered, and taking them
+		 * now saves an epoll_wait per batch (2-3% of the CPU per cache
+		 * hit, bench/). An idle socket costs one recvmmsg that finds
+		 * nothing, after the replies have gone out. */
 	}
 }
 
