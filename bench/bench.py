@@ -432,7 +432,7 @@ class Run:
         self.res["cachebench"] = measure.medians(runs) if runs else None
         self.res["cachebench_other_cpus"] = [r["other_cpus"] for r in runs]
 
-    def policy(self, build):
+    def policy(self, build, ternd):
         """bench/policy_bench.py: the policy isolates' figures, a section of their own."""
         log("policy isolates (bench/policy_bench.py)")
         r = subprocess.run([sys.executable, os.path.join(HERE, "policy_bench.py"),
@@ -442,6 +442,26 @@ class Run:
             self.fail(None, "policy_bench", r.stderr.strip()[-500:])
             return
         self.res["policy_md"] = r.stdout.strip()
+        if self.args.smoke:
+            return
+        # what a policy costs ternd itself per cache hit, on a simnet of its own
+        log("policy in ternd (bench/policy_ternd.py)")
+        cmd = [sys.executable, os.path.join(HERE, "policy_ternd.py"), "--ternd", ternd,
+               "--prefix", free_prefix(), "--rounds", str(self.p["rounds"]),
+               "--seconds", str(min(5, self.p["seconds"])), "--cg-queries",
+               str(self.p["cg_queries"])]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True)
+        if r.returncode != 0:
+            self.fail(None, "policy_ternd", r.stderr.strip()[-500:])
+            return
+        self.res["policy_md"] += (
+            "\n\n### What a policy costs ternd per cache hit (bench/policy_ternd.py)\n\n"
+            "No policy; the issue's example (on_query in Lua over a 100,000-name blocklist); "
+            "the same list as a rule (tern.rule, checked in C). Instructions per hit under "
+            "callgrind, then CPU µs per hit at full rate, the variants interleaved round by "
+            "round.\n\n`" + " ".join(["bench/policy_ternd.py"] + cmd[3:]) + "`\n\n```\n"
+            + r.stdout.strip() + "\n```")
 
     # --- all -------------------------------------------------------------------
     def main(self):
@@ -475,7 +495,7 @@ class Run:
             if "cachebench" not in skip and (not a.only or "tern" in a.only.split(",")):
                 self.cachebench(tools["cachebench"], workdir)
             if "policy" not in skip and (not a.only or "tern" in a.only.split(",")):
-                self.policy(a.build)
+                self.policy(a.build, tools["ternd"])
         finally:
             for s in self.servers:
                 s.stop()
