@@ -281,7 +281,10 @@ def cold(server, datafile, n_rrsets, prefix, exclude, simnet_pids, cpu, outdir, 
             r = dnsperf(server.port, datafile, cpu, outdir, server.name + "-cold", clients=4,
                         outstanding=outstanding, max_runs=1, seconds=COLD_LIMIT_S,
                         timeout_s=COLD_TIMEOUT_S)
-        cpu1, mem1 = cpu_s(server.pids()), memory_bytes(server.pids(), server.dir)
+        # memory once it stops moving, as at the start: what the cache holds,
+        # not the last resolutions' scratch on its way back to the system
+        cpu1 = cpu_s(server.pids())
+        mem1 = settled_memory(server)
         time.sleep(0.3)         # late retries still count
         queries = cap.queries
     finally:
