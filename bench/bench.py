@@ -460,7 +460,7 @@ class Run:
             "No policy; the issue's example (on_query in Lua over a 100,000-name blocklist); "
             "the same list as a rule (tern.rule, checked in C). Instructions per hit under "
             "callgrind, then CPU µs per hit at full rate, the variants interleaved round by "
-            "round.\n\n`" + " ".join(["bench/policy_ternd.py"] + cmd[3:]) + "`\n\n```\n"
+            "round.\n\n`" + " ".join(["bench/policy_ternd.py"] + cmd[2:]) + "`\n\n```\n"
             + r.stdout.strip() + "\n```")
 
     # --- all -------------------------------------------------------------------
