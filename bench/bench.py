@@ -107,12 +107,19 @@ def free_prefix():
     raise SystemExit("bench: no free simnet prefix among %s..%s" % (PREFIXES[0], PREFIXES[-1]))
 
 
+_handed_out = set()
+
+
 def free_port():
-    """A port free on 127.0.0.1 for both UDP and TCP."""
+    """A port free on 127.0.0.1 for both UDP and TCP, not handed out before in this run
+    (two bind(0) in a row may get the same port, and servers bind theirs only later)."""
     while True:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
             t.bind(("127.0.0.1", 0))
             port = t.getsockname()[1]
+            if port in _handed_out:
+                continue
+            _handed_out.add(port)
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 try:
                     u.bind(("127.0.0.1", port))

@@ -125,17 +125,25 @@ def norm(name):
     return name.rstrip(".").lower()
 
 
+_handed_out = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A port free for both UDP and TCP on @host."""
-    for _ in range(50):
+    """A port free for both UDP and TCP on @host, and never handed out before in this
+    run: the kernel may give the same free port to two bind(0) calls in a row, and a
+    test that asks for two ports binds neither until ternd starts."""
+    for _ in range(200):
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
             t.bind((host, 0))
             port = t.getsockname()[1]
+            if (host, port) in _handed_out:
+                continue
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
                 try:
                     u.bind((host, port))
                 except OSError:
                     continue
+                _handed_out.add((host, port))
                 return port
     raise RuntimeError("no free port on %s" % host)
 
